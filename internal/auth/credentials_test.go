@@ -1,0 +1,86 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAuthTokenFormat(t *testing.T) {
+	now := time.Unix(1732700000, 0)
+	tok, hash := NewAuthToken("cometchat-uid_1", now)
+	if !strings.HasPrefix(tok, "cometchat-uid_1_1732700000") || len(tok) != len("cometchat-uid_1_1732700000")+64 {
+		t.Fatalf("bad token %q", tok)
+	}
+	if !Equal(hash, Hash(tok)) || Equal(hash, Hash(tok+"x")) {
+		t.Fatal("hash mismatch")
+	}
+	uid, ok := TokenUID(tok)
+	if !ok || uid != "cometchat-uid_1" {
+		t.Fatalf("TokenUID = %q %v", uid, ok)
+	}
+	other, _ := NewAuthToken("cometchat-uid_1", now)
+	if other == tok {
+		t.Fatal("tokens repeat")
+	}
+}
+
+func TestTokenUIDRejects(t *testing.T) {
+	for _, s := range []string{"", "tok_0123456789ab", "_1" + strings.Repeat("a", 64), "u_x" + strings.Repeat("a", 64), "u_1" + strings.Repeat("g", 64)} {
+		if _, ok := TokenUID(s); ok {
+			t.Errorf("TokenUID(%q) accepted", s)
+		}
+	}
+}
+
+func TestAPIKey(t *testing.T) {
+	k, h := NewAPIKey()
+	if !IsAPIKey(k) || len(h) != 32 {
+		t.Fatalf("bad key %q", k)
+	}
+	if IsAPIKey(NewID("key")) {
+		t.Fatal("id mistaken for key")
+	}
+}
+
+func TestNormalizeUID(t *testing.T) {
+	tests := []struct {
+		in, want string
+		bad      bool
+	}{
+		{"cometchat-uid-1", "cometchat-uid-1", false},
+		{"Cometchat-UID-1", "cometchat-uid-1", false},
+		{"a_b-c9", "a_b-c9", false},
+		{strings.Repeat("a", 100), strings.Repeat("a", 100), false},
+		{"", "", true},
+		{strings.Repeat("a", 101), "", true},
+		{"has space", "", true},
+		{"ünïcode", "", true},
+		{"x'; DROP TABLE users;--", "", true},
+		{"../../etc/passwd", "", true},
+		{"a/b", "", true},
+		{"İ", "", true}, // lowercases to a multi-byte rune
+	}
+	for _, tt := range tests {
+		got, reason := NormalizeUID(tt.in)
+		if (reason != "") != tt.bad || got != tt.want {
+			t.Errorf("NormalizeUID(%q) = %q, %q", tt.in, got, reason)
+		}
+	}
+}
+
+func TestAppIDRegion(t *testing.T) {
+	for _, s := range []string{"abc", "a-1", strings.Repeat("a", 64)} {
+		if !ValidAppID(s) {
+			t.Errorf("ValidAppID(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "A", "a_b", "a b", strings.Repeat("a", 65)} {
+		if ValidAppID(s) {
+			t.Errorf("ValidAppID(%q) = true", s)
+		}
+	}
+	if !ValidRegion("us") || ValidRegion("US") || ValidRegion(strings.Repeat("e", 33)) {
+		t.Error("region rules")
+	}
+}

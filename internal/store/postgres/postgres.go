@@ -1,0 +1,104 @@
+// Package postgres is the backend for teams that outgrow one machine:
+// PostgreSQL through pgx/v5. Several callgate nodes may share one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/store/migrate"
+	"github.com/callgate/callgate/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrationLock is the advisory lock key that serialises migrations across
+// nodes starting at once.
+const migrationLock = 0x63616c6c // "call"
+
+// Options tune the pool.
+type Options struct {
+	MaxConns int // default 16
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or key=value
+// string) and applies pending migrations.
+func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse PostgreSQL DSN: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > 5*time.Second {
+		// A database that went away must turn into a quick 503, not a hang.
+		cfg.ConnectTimeout = 3 * time.Second
+	}
+	db := stdlib.OpenDB(*cfg)
+	n := opts.MaxConns
+	if n <= 0 {
+		n = 16
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", cfg.Host, cfg.Port, classify(err))
+	}
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s, err := sqlstore.New(ctx, db, db, sqlstore.Dialect{
+		Name:       "postgres",
+		Migrations: ms,
+		Numbered:   true,
+		Classify:   classify,
+		ForUpdate:  " FOR UPDATE",
+		LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock)
+			return err
+		},
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return fmt.Errorf("%w: %v", store.ErrAlreadyExists, err)
+		case pe.Code == "23503":
+			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+		case pe.Code[:2] == "08", pe.Code[:2] == "53", pe.Code[:2] == "57":
+			// connection exception, insufficient resources, operator intervention
+			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
+		return err
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, driver.ErrBadConn) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,148 @@
+// Package sqlite is the embedded, default backend: pure-Go SQLite
+// (modernc.org/sqlite, so CGO_ENABLED=0 builds work) tuned like PocketBase —
+// WAL, a busy timeout, foreign keys, one writer connection and a pool of
+// readers that WAL lets run beside it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/store/migrate"
+	"github.com/callgate/callgate/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Durability levels.
+const (
+	// DurabilityNormal (synchronous=NORMAL in WAL mode) survives a crash of
+	// the process; a power loss may lose the last commits.
+	DurabilityNormal = "normal"
+	// DurabilityFull fsyncs the WAL on every commit (group commit keeps the
+	// cost shared), so acknowledged writes also survive a power loss.
+	DurabilityFull = "full"
+)
+
+// Options tune the database.
+type Options struct {
+	Durability string // DurabilityNormal (default) or DurabilityFull
+	Readers    int    // size of the reader pool; default max(4, 2×CPUs)
+}
+
+// FileName is the database file inside a data directory.
+const FileName = "callgate.db"
+
+// Open opens (creating if needed) the database at path, mode 0600, and applies
+// pending migrations.
+func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, error) {
+	if err := ensureFile(path); err != nil {
+		return nil, err
+	}
+	sync := "NORMAL"
+	switch opts.Durability {
+	case "", DurabilityNormal:
+	case DurabilityFull:
+		sync = "FULL"
+	default:
+		return nil, fmt.Errorf("unknown durability %q (want normal or full)", opts.Durability)
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sync + ")"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=temp_store(MEMORY)")
+	if err != nil {
+		return nil, err
+	}
+	// One writer: SQLite serialises writes anyway, and a single connection
+	// turns lock contention (SQLITE_BUSY) into an orderly queue.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, classify(err))
+	}
+	readers := opts.Readers
+	if readers <= 0 {
+		readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxLifetime(0)
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	s, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{
+		Name:       "sqlite",
+		Migrations: ms,
+		Classify:   classify,
+	})
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ensureFile creates the database file 0600 (so the WAL and shared-memory
+// files SQLite derives from it get the same mode) and tightens an existing one.
+func ensureFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create data directory %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func classify(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return fmt.Errorf("%w: %v", store.ErrAlreadyExists, err)
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+		sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL:
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok").
+func IntegrityCheck(ctx context.Context, db *sql.DB) (string, error) {
+	var res string
+	err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res)
+	return res, err
+}

@@ -1,0 +1,583 @@
+// Package sqlstore implements store.Store once, over database/sql, for every
+// SQL backend. A Dialect supplies what differs: placeholders, the schema, how
+// driver errors map onto the store's sentinel errors, and locking.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/store/migrate"
+)
+
+// Dialect is what a backend contributes.
+type Dialect struct {
+	Name       string
+	Migrations []migrate.Migration
+	// Numbered placeholders ($1) instead of "?".
+	Numbered bool
+	// Classify maps a driver error to a store sentinel (wrapped) or returns it.
+	Classify func(error) error
+	// ForUpdate is appended to the row-locking select that serialises writers
+	// on an app (" FOR UPDATE" on PostgreSQL; SQLite has one writer anyway).
+	ForUpdate string
+	// LockMigrations serialises migrations across processes, inside tx.
+	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+}
+
+// Store is store.Store on a SQL database. Writes go to w, reads to r; for
+// SQLite w is a single-connection pool and r a pool of readers (WAL lets them
+// run beside the writer), for PostgreSQL both are the same pool.
+type Store struct {
+	w, r *sql.DB
+	d    Dialect
+	tok  *tokenWriter
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps the pools and applies pending migrations.
+func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
+	s := &Store{w: w, r: r, d: d}
+	if _, err := s.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	s.tok = newTokenWriter(s)
+	return s, nil
+}
+
+// Migrate applies pending migrations, one transaction each, and returns the
+// ones it applied.
+func (s *Store) Migrate(ctx context.Context) ([]migrate.Migration, error) {
+	var done []migrate.Migration
+	for _, m := range s.d.Migrations {
+		applied, err := s.applyOne(ctx, m)
+		if err != nil {
+			return done, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		if applied {
+			done = append(done, m)
+		}
+	}
+	return done, nil
+}
+
+func (s *Store) applyOne(ctx context.Context, m migrate.Migration) (bool, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, s.classify(err)
+	}
+	defer tx.Rollback()
+	if s.d.LockMigrations != nil {
+		if err := s.d.LockMigrations(ctx, tx); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return false, err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), m.Version).Scan(&n); err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+		m.Version, m.Name, time.Now().Unix()); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// SchemaVersion is the highest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), s.classify(err)
+}
+
+// DB returns the write pool, for backend-specific maintenance.
+func (s *Store) DB() *sql.DB { return s.w }
+
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.classify(s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one))
+}
+
+func (s *Store) Close() error {
+	s.tok.close()
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// q rewrites "?" placeholders for the dialect. Queries are constants, so the
+// result is cached.
+func (s *Store) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	if v, ok := rebound.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	rebound.Store(query, b.String())
+	return b.String()
+}
+
+func (s *Store) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAlreadyExists) ||
+		errors.Is(err, store.ErrLimitReached) || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	if s.d.Classify != nil {
+		return s.d.Classify(err)
+	}
+	return err
+}
+
+// inTx runs fn in a write transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.classify(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return s.classify(err)
+	}
+	return s.classify(tx.Commit())
+}
+
+func (s *Store) exec1(ctx context.Context, query string, args ...any) error {
+	res, err := s.w.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return s.classify(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// ---- apps
+
+const appCols = `id, name, region, settings, created_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanApp(r scanner) (*App, error) {
+	var a App
+	var settings string
+	if err := r.Scan(&a.ID, &a.Name, &a.Region, &settings, &a.CreatedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(settings), &a.Settings); err != nil {
+		return nil, fmt.Errorf("app %s: bad settings: %w", a.ID, err)
+	}
+	return &a, nil
+}
+
+// App aliases keep signatures short.
+type (
+	App       = store.App
+	APIKey    = store.APIKey
+	User      = store.User
+	AuthToken = store.AuthToken
+)
+
+func (s *Store) CreateApp(ctx context.Context, a *App) error {
+	settings, _ := json.Marshal(a.Settings)
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?)`),
+		a.ID, a.Name, a.Region, string(settings), a.CreatedAt)
+	return s.classify(err)
+}
+
+func (s *Store) GetApp(ctx context.Context, id string) (*App, error) {
+	a, err := scanApp(s.r.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE id = ?`), id))
+	return a, s.classify(err)
+}
+
+func (s *Store) ListApps(ctx context.Context) ([]*App, error) {
+	return list(s, ctx, scanApp, `SELECT `+appCols+` FROM apps ORDER BY created_at, id`)
+}
+
+func (s *Store) UpdateApp(ctx context.Context, a *App) error {
+	settings, _ := json.Marshal(a.Settings)
+	return s.exec1(ctx, `UPDATE apps SET name = ?, region = ?, settings = ? WHERE id = ?`,
+		a.Name, a.Region, string(settings), a.ID)
+}
+
+// list runs a read query and scans every row.
+func list[T any](s *Store, ctx context.Context, scan func(scanner) (*T, error), query string, args ...any) ([]*T, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	defer rows.Close()
+	out := []*T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.classify(err)
+		}
+		out = append(out, v)
+	}
+	return out, s.classify(rows.Err())
+}
+
+// ---- API keys
+
+const keyCols = `id, app_id, name, scope, hash, created_at`
+
+func scanKey(r scanner) (*APIKey, error) {
+	var k APIKey
+	return &k, r.Scan(&k.ID, &k.AppID, &k.Name, &k.Scope, &k.Hash, &k.CreatedAt)
+}
+
+func (s *Store) CreateAPIKey(ctx context.Context, k *APIKey, max int) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var id string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM apps WHERE id = ?`+s.d.ForUpdate), k.AppID).Scan(&id); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM api_keys WHERE app_id = ?`), k.AppID).Scan(&n); err != nil {
+			return err
+		}
+		if max > 0 && n >= max {
+			return store.ErrLimitReached
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
+			k.ID, k.AppID, k.Name, k.Scope, k.Hash, k.CreatedAt)
+		return err
+	})
+}
+
+func (s *Store) GetAPIKey(ctx context.Context, appID, id string) (*APIKey, error) {
+	k, err := scanKey(s.r.QueryRowContext(ctx, s.q(`SELECT `+keyCols+` FROM api_keys WHERE app_id = ? AND id = ?`), appID, id))
+	return k, s.classify(err)
+}
+
+func (s *Store) GetAPIKeyByHash(ctx context.Context, appID string, hash []byte) (*APIKey, error) {
+	k, err := scanKey(s.r.QueryRowContext(ctx, s.q(`SELECT `+keyCols+` FROM api_keys WHERE hash = ? AND app_id = ?`), hash, appID))
+	return k, s.classify(err)
+}
+
+func (s *Store) ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error) {
+	return list(s, ctx, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE app_id = ? ORDER BY created_at, id`, appID)
+}
+
+func (s *Store) UpdateAPIKey(ctx context.Context, k *APIKey) error {
+	return s.exec1(ctx, `UPDATE api_keys SET name = ?, scope = ? WHERE app_id = ? AND id = ?`, k.Name, k.Scope, k.AppID, k.ID)
+}
+
+func (s *Store) DeleteAPIKey(ctx context.Context, appID, id string) error {
+	return s.exec1(ctx, `DELETE FROM api_keys WHERE app_id = ? AND id = ?`, appID, id)
+}
+
+// ---- users
+
+const userCols = `app_id, uid, name, avatar, link, role, metadata, tags, last_active_at, created_at, updated_at, deactivated_at`
+
+func scanUser(r scanner) (*User, error) {
+	var u User
+	var meta sql.NullString
+	var tags string
+	if err := r.Scan(&u.AppID, &u.UID, &u.Name, &u.Avatar, &u.Link, &u.Role, &meta, &tags,
+		&u.LastActiveAt, &u.CreatedAt, &u.UpdatedAt, &u.DeactivatedAt); err != nil {
+		return nil, err
+	}
+	if meta.Valid && meta.String != "" {
+		u.Metadata = json.RawMessage(meta.String)
+	}
+	if err := json.Unmarshal([]byte(tags), &u.Tags); err != nil {
+		return nil, fmt.Errorf("user %s: bad tags: %w", u.UID, err)
+	}
+	u.Status = "offline"
+	return &u, nil
+}
+
+func userArgs(u *User) []any {
+	var meta any
+	if len(u.Metadata) > 0 {
+		meta = string(u.Metadata)
+	}
+	tags := u.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	tj, _ := json.Marshal(tags)
+	return []any{u.AppID, u.UID, u.Name, u.Avatar, u.Link, u.Role, meta, string(tj),
+		u.LastActiveAt, u.CreatedAt, u.UpdatedAt, u.DeactivatedAt}
+}
+
+const tokenCols = `hash, id, app_id, uid, platform, device_id, user_agent, created_at, last_used_at, expires_at`
+
+func tokenArgs(t *AuthToken) []any {
+	return []any{t.Hash, t.ID, t.AppID, t.UID, t.Platform, t.DeviceID, t.UserAgent, t.CreatedAt, t.LastUsedAt, t.ExpiresAt}
+}
+
+func scanToken(r scanner) (*AuthToken, error) {
+	var t AuthToken
+	return &t, r.Scan(&t.Hash, &t.ID, &t.AppID, &t.UID, &t.Platform, &t.DeviceID, &t.UserAgent, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt)
+}
+
+func (s *Store) CreateUser(ctx context.Context, u *User, tok *AuthToken) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), userArgs(u)...); err != nil {
+			return err
+		}
+		if tok == nil {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO auth_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), tokenArgs(tok)...)
+		return err
+	})
+}
+
+func (s *Store) GetUser(ctx context.Context, appID, uid string) (*User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE app_id = ? AND uid = ?`), appID, uid))
+	return u, s.classify(err)
+}
+
+func (s *Store) ListUsers(ctx context.Context, appID string, q store.UserQuery) ([]*User, int, error) {
+	where := ` FROM users WHERE app_id = ?`
+	args := []any{appID}
+	if q.Search != "" {
+		pat := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
+		where += ` AND (uid LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\')`
+		args = append(args, pat, pat)
+	}
+	if q.Status == "online" {
+		// Presence lives in the realtime layer; with no live connections
+		// nobody is online.
+		where += ` AND 1 = 0`
+	}
+	var total int
+	if err := s.r.QueryRowContext(ctx, s.q(`SELECT count(*)`+where), args...).Scan(&total); err != nil {
+		return nil, 0, s.classify(err)
+	}
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	users, err := list(s, ctx, scanUser, `SELECT `+userCols+where+` ORDER BY uid LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	return users, total, err
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+func (s *Store) UpdateUser(ctx context.Context, appID, uid string, p store.UserPatch, now int64) (*User, error) {
+	var out *User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE app_id = ? AND uid = ?`+s.d.ForUpdate), appID, uid))
+		if err != nil {
+			return err
+		}
+		set(&u.Name, p.Name)
+		set(&u.Avatar, p.Avatar)
+		set(&u.Link, p.Link)
+		set(&u.Role, p.Role)
+		set(&u.Metadata, p.Metadata)
+		set(&u.Tags, p.Tags)
+		if p.Deactivated != nil {
+			switch {
+			case *p.Deactivated && u.DeactivatedAt == 0:
+				u.DeactivatedAt = now
+			case !*p.Deactivated:
+				u.DeactivatedAt = 0
+			}
+		}
+		u.UpdatedAt = now
+		a := userArgs(u)
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET name = ?, avatar = ?, link = ?, role = ?, metadata = ?, tags = ?, updated_at = ?, deactivated_at = ? WHERE app_id = ? AND uid = ?`),
+			a[2], a[3], a[4], a[5], a[6], a[7], u.UpdatedAt, u.DeactivatedAt, appID, uid); err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func (s *Store) DeleteUser(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
+	var toks []*AuthToken
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if toks, err = deleteTokens(s, ctx, tx, `WHERE app_id = ? AND uid = ?`, appID, uid); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE app_id = ? AND uid = ?`), appID, uid)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	return toks, err
+}
+
+func deleteTokens(s *Store, ctx context.Context, tx *sql.Tx, where string, args ...any) ([]*AuthToken, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`DELETE FROM auth_tokens `+where+` RETURNING `+tokenCols), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*AuthToken{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// ---- auth tokens
+
+func (s *Store) CreateAuthToken(ctx context.Context, t *AuthToken) error {
+	return s.tok.insert(ctx, t)
+}
+
+func (s *Store) GetSession(ctx context.Context, hash []byte) (*AuthToken, *User, error) {
+	row := s.r.QueryRowContext(ctx, s.q(`SELECT t.hash, t.id, t.app_id, t.uid, t.platform, t.device_id, t.user_agent, t.created_at, t.last_used_at, t.expires_at,
+		u.app_id, u.uid, u.name, u.avatar, u.link, u.role, u.metadata, u.tags, u.last_active_at, u.created_at, u.updated_at, u.deactivated_at
+		FROM auth_tokens t JOIN users u ON u.app_id = t.app_id AND u.uid = t.uid WHERE t.hash = ?`), hash)
+	var t AuthToken
+	var u User
+	var meta sql.NullString
+	var tags string
+	if err := row.Scan(&t.Hash, &t.ID, &t.AppID, &t.UID, &t.Platform, &t.DeviceID, &t.UserAgent, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt,
+		&u.AppID, &u.UID, &u.Name, &u.Avatar, &u.Link, &u.Role, &meta, &tags, &u.LastActiveAt, &u.CreatedAt, &u.UpdatedAt, &u.DeactivatedAt); err != nil {
+		return nil, nil, s.classify(err)
+	}
+	if meta.Valid && meta.String != "" {
+		u.Metadata = json.RawMessage(meta.String)
+	}
+	if err := json.Unmarshal([]byte(tags), &u.Tags); err != nil {
+		return nil, nil, fmt.Errorf("user %s: bad tags: %w", u.UID, err)
+	}
+	u.Status = "offline"
+	return &t, &u, nil
+}
+
+func (s *Store) GetAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM auth_tokens WHERE app_id = ? AND uid = ? AND id = ?`), appID, uid, id))
+	return t, s.classify(err)
+}
+
+func (s *Store) ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
+	return list(s, ctx, scanToken, `SELECT `+tokenCols+` FROM auth_tokens WHERE app_id = ? AND uid = ? ORDER BY created_at, id`, appID, uid)
+}
+
+func (s *Store) StartSession(ctx context.Context, hash []byte, su store.SessionUpdate) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var appID, uid string
+		if err := tx.QueryRowContext(ctx, s.q(`UPDATE auth_tokens SET platform = ?, device_id = ?, user_agent = ?, last_used_at = ? WHERE hash = ? RETURNING app_id, uid`),
+			su.Platform, su.DeviceID, su.UserAgent, su.Now, hash).Scan(&appID, &uid); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_active_at = ? WHERE app_id = ? AND uid = ?`), su.Now, appID, uid)
+		return err
+	})
+}
+
+func (s *Store) DeleteAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error) {
+	var toks []*AuthToken
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		toks, err = deleteTokens(s, ctx, tx, `WHERE app_id = ? AND uid = ? AND id = ?`, appID, uid, id)
+		if err == nil && len(toks) == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return toks[0], nil
+}
+
+func (s *Store) DeleteAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
+	var toks []*AuthToken
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		toks, err = deleteTokens(s, ctx, tx, `WHERE app_id = ? AND uid = ?`, appID, uid)
+		return err
+	})
+	return toks, err
+}
+
+func (s *Store) TouchAuthTokens(ctx context.Context, lastUsed map[string]int64) error {
+	if len(lastUsed) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE auth_tokens SET last_used_at = ? WHERE hash = ? AND last_used_at < ?`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for h, at := range lastUsed {
+			if _, err := stmt.ExecContext(ctx, at, []byte(h), at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) DeleteExpiredAuthTokens(ctx context.Context, now int64) ([]*AuthToken, error) {
+	var toks []*AuthToken
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		toks, err = deleteTokens(s, ctx, tx, `WHERE expires_at > 0 AND expires_at <= ?`, now)
+		return err
+	})
+	return toks, err
+}
+
+var rebound sync.Map

@@ -1,0 +1,157 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// tokenWriter is group commit for auth-token inserts, the hottest write.
+// Concurrent inserts queue up while a transaction commits and the next
+// transaction takes all of them, so one commit (one fsync at
+// synchronous=FULL) acknowledges many tokens. A caller is answered only after
+// the commit that holds its token.
+type tokenWriter struct {
+	s       *Store
+	queue   chan *tokenReq
+	mu      sync.RWMutex // guards closed against sends on a closed queue
+	closed  bool
+	done    sync.WaitGroup
+	maxSize int
+}
+
+type tokenReq struct {
+	ctx  context.Context
+	t    *AuthToken
+	done chan error
+}
+
+const (
+	tokenBatchMax     = 256
+	tokenBatchTimeout = 10 * time.Second
+)
+
+func newTokenWriter(s *Store) *tokenWriter {
+	w := &tokenWriter{s: s, queue: make(chan *tokenReq, 4*tokenBatchMax), maxSize: tokenBatchMax}
+	// SQLite has one writer connection; more workers would only queue on it.
+	workers := s.w.Stats().MaxOpenConnections
+	if workers <= 0 || workers > 4 {
+		workers = 4
+	}
+	w.done.Add(workers)
+	for range workers {
+		go w.run()
+	}
+	return w
+}
+
+func (w *tokenWriter) insert(ctx context.Context, t *AuthToken) error {
+	r := &tokenReq{ctx: ctx, t: t, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return errors.New("store: closed")
+	}
+	select {
+	case w.queue <- r:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return w.s.classify(ctx.Err())
+	}
+	w.mu.RUnlock()
+	// Once queued the insert may commit; wait for the verdict so a 200 is
+	// only ever sent for a durable token.
+	return <-r.done
+}
+
+func (w *tokenWriter) close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	w.done.Wait()
+}
+
+func (w *tokenWriter) run() {
+	defer w.done.Done()
+	batch := make([]*tokenReq, 0, w.maxSize)
+	for r := range w.queue {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < w.maxSize {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+// commit inserts the batch in one transaction. If the transaction fails as a
+// whole (a constraint on one row aborts it on PostgreSQL), each token is
+// retried on its own so one bad row cannot fail its neighbours.
+func (w *tokenWriter) commit(batch []*tokenReq) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- w.s.classify(err)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), tokenBatchTimeout)
+	defer cancel()
+	results := make([]error, len(live))
+	err := w.s.inTx(ctx, func(tx *sql.Tx) error {
+		for i, r := range live {
+			results[i] = w.insertOne(ctx, tx, r.t)
+			if results[i] != nil && !errors.Is(results[i], store.ErrNotFound) {
+				return results[i]
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for i, r := range live {
+			r.done <- results[i]
+		}
+		return
+	}
+	if len(live) == 1 || errors.Is(err, store.ErrUnavailable) {
+		for _, r := range live {
+			r.done <- err
+		}
+		return
+	}
+	for _, r := range live {
+		r.done <- w.s.inTx(ctx, func(tx *sql.Tx) error { return w.insertOne(ctx, tx, r.t) })
+	}
+}
+
+func (w *tokenWriter) insertOne(ctx context.Context, tx *sql.Tx, t *AuthToken) error {
+	var deactivated int64
+	err := tx.QueryRowContext(ctx, w.s.q(`SELECT deactivated_at FROM users WHERE app_id = ? AND uid = ?`), t.AppID, t.UID).Scan(&deactivated)
+	if err != nil {
+		return w.s.classify(err)
+	}
+	if deactivated != 0 {
+		return store.ErrNotFound
+	}
+	_, err = tx.ExecContext(ctx, w.s.q(`INSERT INTO auth_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), tokenArgs(t)...)
+	return w.s.classify(err)
+}

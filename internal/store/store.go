@@ -1,0 +1,158 @@
+// Package store defines callgate's storage contract: the records it keeps and
+// one Store interface that every backend (SQLite, PostgreSQL) implements. The
+// conformance suite in storetest runs the same tests against each backend.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// Sentinel errors. Backends wrap driver errors into these so callers can use
+// errors.Is without knowing the backend.
+var (
+	ErrNotFound      = errors.New("store: not found")
+	ErrAlreadyExists = errors.New("store: already exists")
+	ErrLimitReached  = errors.New("store: limit reached")
+	// ErrUnavailable means the database could not be reached or timed out;
+	// the request may be retried.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Scopes of an API key.
+const (
+	ScopeAuthOnly   = "authOnly"
+	ScopeFullAccess = "fullAccess"
+)
+
+// App is a tenant.
+type App struct {
+	ID        string
+	Name      string
+	Region    string
+	Settings  AppSettings
+	CreatedAt int64
+}
+
+// AppSettings are per-app knobs, stored as JSON so later capabilities can add
+// fields without a migration.
+type AppSettings struct {
+	// AuthTokenTTL is the lifetime of new auth tokens in seconds; 0 = never expire.
+	AuthTokenTTL int64 `json:"authTokenTTL,omitempty"`
+	// CallTokenTTL is the lifetime of call tokens in seconds; 0 = default.
+	CallTokenTTL int64 `json:"callTokenTTL,omitempty"`
+	// CORSOrigins lists the browser origins allowed to call the API.
+	CORSOrigins []string `json:"corsOrigins,omitempty"`
+}
+
+// APIKey is a REST credential of one app. Only the SHA-256 of the secret is kept.
+type APIKey struct {
+	ID        string
+	AppID     string
+	Name      string
+	Scope     string
+	Hash      []byte
+	CreatedAt int64
+}
+
+// User is an end user of an app. UID is stored lower case.
+type User struct {
+	AppID         string
+	UID           string
+	Name          string
+	Avatar        string
+	Link          string
+	Role          string
+	Metadata      json.RawMessage // a JSON object, or nil
+	Tags          []string
+	Status        string // "online" or "offline"
+	LastActiveAt  int64
+	CreatedAt     int64
+	UpdatedAt     int64
+	DeactivatedAt int64 // 0 = active
+}
+
+// AuthToken is a user's login credential. Only the SHA-256 of the secret is kept.
+type AuthToken struct {
+	Hash       []byte
+	ID         string // short display id, safe to show and log
+	AppID      string
+	UID        string
+	Platform   string
+	DeviceID   string
+	UserAgent  string
+	CreatedAt  int64
+	LastUsedAt int64
+	ExpiresAt  int64 // 0 = never
+}
+
+// UserQuery selects a page of users.
+type UserQuery struct {
+	Search string // case-insensitive substring of uid or name
+	Status string // "", "online" or "offline"
+	Limit  int
+	Offset int
+}
+
+// UserPatch holds the fields of a user update; nil means unchanged.
+type UserPatch struct {
+	Name, Avatar, Link, Role *string
+	Metadata                 *json.RawMessage
+	Tags                     *[]string
+	Deactivated              *bool
+}
+
+// SessionUpdate is what PUT /me records about a session.
+type SessionUpdate struct {
+	Platform, DeviceID, UserAgent string
+	Now                           int64
+}
+
+// Store is the storage contract. Every method honours ctx; a database that
+// cannot be reached yields an error wrapping ErrUnavailable.
+type Store interface {
+	// Ping checks the database is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database; it waits for queued writes to finish.
+	Close() error
+
+	CreateApp(ctx context.Context, a *App) error // ErrAlreadyExists
+	GetApp(ctx context.Context, id string) (*App, error)
+	ListApps(ctx context.Context) ([]*App, error)
+	UpdateApp(ctx context.Context, a *App) error
+
+	// CreateAPIKey inserts k unless the app already has max keys (ErrLimitReached).
+	CreateAPIKey(ctx context.Context, k *APIKey, max int) error
+	GetAPIKey(ctx context.Context, appID, id string) (*APIKey, error)
+	GetAPIKeyByHash(ctx context.Context, appID string, hash []byte) (*APIKey, error)
+	ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error)
+	UpdateAPIKey(ctx context.Context, k *APIKey) error
+	DeleteAPIKey(ctx context.Context, appID, id string) error
+
+	// CreateUser inserts u and, when tok is not nil, its first auth token in
+	// the same transaction.
+	CreateUser(ctx context.Context, u *User, tok *AuthToken) error
+	GetUser(ctx context.Context, appID, uid string) (*User, error)
+	ListUsers(ctx context.Context, appID string, q UserQuery) (users []*User, total int, err error)
+	UpdateUser(ctx context.Context, appID, uid string, p UserPatch, now int64) (*User, error)
+	// DeleteUser removes the user and all their tokens, returning the tokens.
+	DeleteUser(ctx context.Context, appID, uid string) ([]*AuthToken, error)
+
+	// CreateAuthToken inserts t; ErrNotFound when the user does not exist or
+	// is deactivated.
+	CreateAuthToken(ctx context.Context, t *AuthToken) error
+	// GetSession returns the token with this hash and its user.
+	GetSession(ctx context.Context, hash []byte) (*AuthToken, *User, error)
+	GetAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error)
+	ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error)
+	// StartSession records PUT /me: the token's device fields and the user's
+	// last activity.
+	StartSession(ctx context.Context, hash []byte, s SessionUpdate) error
+	DeleteAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error)
+	DeleteAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error)
+	// TouchAuthTokens sets lastUsedAt for many tokens at once (write-behind).
+	TouchAuthTokens(ctx context.Context, lastUsed map[string]int64) error
+	// DeleteExpiredAuthTokens removes tokens that expired before now.
+	DeleteExpiredAuthTokens(ctx context.Context, now int64) ([]*AuthToken, error)
+}
