@@ -84,11 +84,11 @@ var Catalogue = []Entry{
 		"uids are unique per app and compared in lower case.",
 		"A user with this uid already exists."},
 	{RESTTokenNotFound, http.StatusNotFound,
-		"The auth token {ref} does not exist for the UID {uid}.",
+		"The auth token does not exist for the UID {uid}.",
 		"List the user's tokens with GET /users/{uid}/auth_tokens.",
 		"REST call on a token that does not exist."},
 	{RESTAPIKeyNotFound, http.StatusNotFound,
-		"The API key {ref} does not exist.",
+		"The API key does not exist.",
 		"List the app's keys with GET /apikeys.",
 		"REST call on a key that does not exist."},
 	{APIKeyLimit, http.StatusConflict,
@@ -168,6 +168,15 @@ func (e *Error) Field(name, problem string) *Error {
 	if e.Params["reason"] == "" {
 		e.With("reason", name+" "+problem+".")
 	}
+	return e
+}
+
+// SetDetails records a detail without touching the message.
+func (e *Error) SetDetails(key string, value any) *Error {
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	e.Details[key] = value
 	return e
 }
 

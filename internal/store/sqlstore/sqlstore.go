@@ -40,6 +40,8 @@ type Store struct {
 	w, r *sql.DB
 	d    Dialect
 	tok  *tokenWriter
+	// applied lists the migrations New applied (for `callgate migrate`).
+	applied []migrate.Migration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -47,9 +49,11 @@ var _ store.Store = (*Store)(nil)
 // New wraps the pools and applies pending migrations.
 func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{w: w, r: r, d: d}
-	if _, err := s.Migrate(ctx); err != nil {
+	applied, err := s.Migrate(ctx)
+	if err != nil {
 		return nil, err
 	}
+	s.applied = applied
 	s.tok = newTokenWriter(s)
 	return s, nil
 }
@@ -101,6 +105,9 @@ func (s *Store) applyOne(ctx context.Context, m migrate.Migration) (bool, error)
 	}
 	return true, tx.Commit()
 }
+
+// Applied returns the migrations that opening the store applied.
+func (s *Store) Applied() []migrate.Migration { return s.applied }
 
 // SchemaVersion is the highest applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/callgate/callgate/internal/server"
+	"github.com/callgate/callgate/internal/tenant"
+)
+
+type serveFlags struct {
+	storeFlags
+	addr           string
+	dev            bool
+	devAllowRemote bool
+	logFormat      string
+	logLevel       string
+	rateLimit      string
+	rateTokens     int
+	rateFailedAuth int
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the callgate server",
+		Long: `Runs the REST API, the client API and the ops endpoints (/healthz, /readyz, /metrics).
+
+Every flag can also be set in the environment as CALLGATE_ + the flag name in
+upper case with - as _ (--addr → CALLGATE_ADDR); a flag on the command line wins.
+
+--dev creates (on first start) an app, an authOnly and a fullAccess key and the
+five sample users, prints them, and writes {data}/dev-credentials.json.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f) },
+	}
+	fs := cmd.Flags()
+	f.register(fs)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.BoolVar(&f.dev, "dev", false, "dev mode: create (once) and print an app, keys and sample users")
+	fs.BoolVar(&f.devAllowRemote, "dev-allow-remote", false, "allow --dev on a non-loopback address (its keys are printed and world-usable)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.rateLimit, "rate-limit", "on", "rate limits: on or off")
+	fs.IntVar(&f.rateTokens, "rate-limit-tokens", server.DefaultRateLimits.TokensPerMinute, "auth tokens each app may create per minute (0 = unlimited)")
+	fs.IntVar(&f.rateFailedAuth, "rate-limit-failed-auth", server.DefaultRateLimits.FailedAuthPerMinute, "failed authentications per client IP per minute (0 = unlimited)")
+	return cmd
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func (f *serveFlags) rateLimits() (server.RateLimits, error) {
+	switch strings.ToLower(f.rateLimit) {
+	case "on", "true", "1", "yes":
+		return server.RateLimits{Enabled: true, TokensPerMinute: f.rateTokens, FailedAuthPerMinute: f.rateFailedAuth}, nil
+	case "off", "false", "0", "no":
+		return server.RateLimits{}, nil
+	}
+	return server.RateLimits{}, fmt.Errorf("--rate-limit %q: want on or off", f.rateLimit)
+}
+
+func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) error {
+	start := time.Now()
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	limits, err := f.rateLimits()
+	if err != nil {
+		return err
+	}
+	if f.dev && !f.devAllowRemote && !isLoopback(f.addr) {
+		return fmt.Errorf("--dev refuses to listen on %s: dev mode prints its keys and allows every origin, so it only binds a loopback address (127.0.0.1, ::1, localhost).\n  Use --addr 127.0.0.1:8080, or add --dev-allow-remote if you really mean to expose it", f.addr)
+	}
+	// Everything callgate writes holds or guards secrets: keep it private.
+	syscall.Umask(0o077)
+	if f.db == "" {
+		if err := os.MkdirAll(f.data, 0o700); err != nil {
+			return fmt.Errorf("create data directory %s: %w", f.data, err)
+		}
+	}
+	st, desc, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server running there? pick another --addr)", f.addr, err)
+	}
+	host := "http://" + ln.Addr().String()
+
+	srv := server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Dev: f.dev})
+	defer srv.Close()
+
+	if f.dev {
+		creds, created, err := tenant.DevBootstrap(ctx, st, f.data, host, time.Now())
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("dev mode set-up: %w", err)
+		}
+		printDevBanner(stdout, creds, created, filepath.Join(f.data, tenant.DevCredentialsFile))
+	}
+	log.Info("callgate listening", "addr", ln.Addr().String(), "store", desc, "dev", f.dev,
+		"rate_limit", limits.Enabled, "version", version, "startup", time.Since(start).Round(time.Millisecond))
+	err = server.Serve(ctx, ln, srv, log, nil)
+	srv.Close()
+	if cerr := st.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	log.Info("callgate stopped")
+	return err
+}
+
+// isLoopback reports whether addr binds only the loopback interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func printDevBanner(w io.Writer, c *tenant.DevCredentials, created bool, path string) {
+	what := "reusing the dev app in"
+	if created {
+		what = "created a dev app; credentials saved to"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ncallgate dev mode — %s %s (0600)\n\n", what, path)
+	fmt.Fprintf(&b, "  App ID        %s\n", c.AppID)
+	fmt.Fprintf(&b, "  Region        %s\n", c.Region)
+	fmt.Fprintf(&b, "  Host          %s\n", c.Host)
+	fmt.Fprintf(&b, "  Auth key      %s   (authOnly: create users and auth tokens — what login(uid, apiKey) needs)\n", c.AuthKey)
+	fmt.Fprintf(&b, "  REST API key  %s   (fullAccess: the whole REST API; keep it on servers)\n", c.RESTAPIKey)
+	fmt.Fprintf(&b, "  Sample users ")
+	for i, u := range tenant.SampleUsers {
+		sep := ","
+		if i == len(tenant.SampleUsers)-1 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, " %s (%s)%s", u.UID, u.Name, sep)
+	}
+	fmt.Fprintf(&b, "\n\nTry it — create an auth token for a sample user:\n\n")
+	fmt.Fprintf(&b, "  curl -s -X POST %s/v3/users/cometchat-uid-1/auth_tokens -H 'appId: %s' -H 'apiKey: %s'\n\n", c.Host, c.AppID, c.AuthKey)
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/callgate/callgate/internal/apierr"
+	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/store"
+)
+
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kind authKind, c *call) error {
+	switch kind {
+	case authKeyAny, authKeyFull:
+		return s.authKey(r, kind, c)
+	case authToken:
+		return s.authToken(r, r.Header.Get("authToken"), c)
+	}
+	return nil
+}
+
+// appIDFrom names the app: the appId header, else the first label of a Host
+// name of at least three labels ({appId}.api-us.example.com) — never an IP
+// literal or localhost.
+func appIDFrom(r *http.Request) string {
+	if id := strings.TrimSpace(r.Header.Get("appId")); id != "" {
+		return strings.ToLower(id)
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || net.ParseIP(strings.Trim(host, "[]")) != nil {
+		return ""
+	}
+	labels := strings.Split(host, ".")
+	if len(labels) < 3 || strings.EqualFold(labels[len(labels)-1], "localhost") {
+		return ""
+	}
+	return strings.ToLower(labels[0])
+}
+
+// lookupApp returns the named app or AUTH_ERR_INVALID_APPID (counted as a
+// failed authentication).
+func (s *Server) lookupApp(r *http.Request, appID string) (*store.App, error) {
+	if !auth.ValidAppID(appID) {
+		return nil, s.authFailed(r, apierr.New(apierr.InvalidAppID).With("appId", sanitize(appID)))
+	}
+	app, err := s.getApp(r.Context(), appID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, s.authFailed(r, apierr.New(apierr.InvalidAppID).With("appId", appID))
+	}
+	return app, err
+}
+
+func (s *Server) authKey(r *http.Request, kind authKind, c *call) error {
+	if err := s.failLimit.blocked(clientIP(r), s.now()); err != nil {
+		return err
+	}
+	appID := appIDFrom(r)
+	if appID == "" {
+		return apierr.New(apierr.EmptyAppID)
+	}
+	app, err := s.lookupApp(r, appID)
+	if err != nil {
+		return err
+	}
+	c.app = app
+	secret := strings.TrimSpace(r.Header.Get("apiKey"))
+	if secret == "" {
+		return apierr.New(apierr.EmptyAPIKey)
+	}
+	hash := auth.Hash(secret)
+	key, err := s.cachedAPIKey(r.Context(), app.ID, hash)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !auth.Equal(key.Hash, hash) {
+		return s.authFailed(r, apierr.New(apierr.APIKeyNotFound).With("appId", app.ID))
+	}
+	if err != nil {
+		return err
+	}
+	if kind == authKeyFull && key.Scope != store.ScopeFullAccess {
+		return apierr.New(apierr.NoAccess)
+	}
+	c.key = key
+	return nil
+}
+
+// authToken authenticates a client API call. The appId is optional: the
+// token names its app, and a token of another app than the one named is
+// treated as unknown.
+func (s *Server) authToken(r *http.Request, token string, c *call) error {
+	if err := s.failLimit.blocked(clientIP(r), s.now()); err != nil {
+		return err
+	}
+	var app *store.App
+	if appID := appIDFrom(r); appID != "" {
+		var err error
+		if app, err = s.lookupApp(r, appID); err != nil {
+			return err
+		}
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return apierr.New(apierr.EmptyAuthToken)
+	}
+	tok, user, err := s.session(r.Context(), token)
+	if errors.Is(err, store.ErrNotFound) || err == nil && app != nil && tok.AppID != app.ID {
+		return s.authFailed(r, apierr.New(apierr.AuthTokenNotFound))
+	}
+	if err != nil {
+		return err
+	}
+	if app == nil {
+		if app, err = s.getApp(r.Context(), tok.AppID); err != nil {
+			return err
+		}
+	}
+	c.app, c.tok, c.user, c.token = app, tok, user, token
+	return nil
+}
+
+// session resolves a plaintext token to a live session: known, unexpired,
+// of an active user.
+func (s *Server) session(ctx context.Context, token string) (*store.AuthToken, *store.User, error) {
+	if _, ok := auth.TokenUID(token); !ok {
+		return nil, nil, store.ErrNotFound // not a token's shape: no lookup needed
+	}
+	hash := auth.Hash(token)
+	tok, user, err := s.sessions.get(ctx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !auth.Equal(tok.Hash, hash) || user.DeactivatedAt != 0 || tok.ExpiresAt > 0 && s.now().Unix() >= tok.ExpiresAt {
+		return nil, nil, store.ErrNotFound
+	}
+	s.touch.mark(tok, s.now().Unix())
+	return tok, user, nil
+}
+
+// authFailed counts a failed authentication against the client's address.
+func (s *Server) authFailed(r *http.Request, e *apierr.Error) error {
+	s.failLimit.spend(clientIP(r), s.now())
+	s.metrics.authFailures.WithLabelValues(string(e.Code)).Inc()
+	return e
+}
+
+// sanitize keeps client-supplied text that is echoed in messages short and printable.
+func sanitize(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}

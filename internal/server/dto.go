@@ -1,0 +1,189 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/callgate/callgate/internal/apierr"
+	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/store"
+)
+
+// Field limits (DESIGN.md "Tenancy and credentials").
+const (
+	maxNameLen     = 100
+	maxURLLen      = 3000
+	maxRoleLen     = 100
+	maxMetadata    = 5 * 1024
+	maxTags        = 100
+	maxTagLen      = 100
+	maxDeviceField = 255
+	maxUserAgent   = 1024
+)
+
+type userJSON struct {
+	UID           string          `json:"uid"`
+	Name          string          `json:"name"`
+	Avatar        string          `json:"avatar,omitempty"`
+	Link          string          `json:"link,omitempty"`
+	Role          string          `json:"role"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
+	Tags          []string        `json:"tags,omitempty"`
+	Status        string          `json:"status"`
+	LastActiveAt  int64           `json:"lastActiveAt,omitempty"`
+	CreatedAt     int64           `json:"createdAt"`
+	UpdatedAt     int64           `json:"updatedAt,omitempty"`
+	DeactivatedAt int64           `json:"deactivatedAt,omitempty"`
+	AuthToken     string          `json:"authToken,omitempty"`
+}
+
+// userView renders u; status comes from presence, not from the record.
+func (s *Server) userView(u *store.User) userJSON {
+	return userJSON{
+		UID: u.UID, Name: u.Name, Avatar: u.Avatar, Link: u.Link, Role: u.Role,
+		Metadata: u.Metadata, Tags: u.Tags, Status: s.status(u),
+		LastActiveAt: u.LastActiveAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		DeactivatedAt: u.DeactivatedAt,
+	}
+}
+
+// status is "online" while the user has a live realtime connection.
+func (s *Server) status(u *store.User) string {
+	if u.Status == "online" {
+		return "online"
+	}
+	return "offline"
+}
+
+type tokenJSON struct {
+	ID         string `json:"id"`
+	UID        string `json:"uid"`
+	AuthToken  string `json:"authToken,omitempty"` // only on creation
+	Platform   string `json:"platform,omitempty"`
+	DeviceID   string `json:"deviceId,omitempty"`
+	UserAgent  string `json:"userAgent,omitempty"`
+	CreatedAt  int64  `json:"createdAt"`
+	LastUsedAt int64  `json:"lastUsedAt,omitempty"`
+	ExpiresAt  int64  `json:"expiresAt,omitempty"`
+}
+
+func tokenView(t *store.AuthToken) tokenJSON {
+	return tokenJSON{ID: t.ID, UID: t.UID, Platform: t.Platform, DeviceID: t.DeviceID, UserAgent: t.UserAgent,
+		CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt}
+}
+
+type keyJSON struct {
+	ID        string `json:"id"`
+	APIKey    string `json:"apiKey,omitempty"` // only on creation
+	Name      string `json:"name"`
+	Scope     string `json:"scope"`
+	CreatedAt int64  `json:"createdAt"`
+}
+
+func keyView(k *store.APIKey) keyJSON {
+	return keyJSON{ID: k.ID, Name: k.Name, Scope: k.Scope, CreatedAt: k.CreatedAt}
+}
+
+// validator collects every bad field of a request, so one 400 names them all.
+type validator struct{ err *apierr.Error }
+
+func (v *validator) bad(field, problem string) {
+	if v.err == nil {
+		v.err = apierr.New(apierr.BadRequest)
+	}
+	v.err.Field(field, problem)
+}
+
+func (v *validator) result() error {
+	if v.err == nil {
+		return nil
+	}
+	return v.err
+}
+
+func (v *validator) text(field, s string, max int) {
+	if !utf8.ValidString(s) {
+		v.bad(field, "must be valid UTF-8")
+	} else if utf8.RuneCountInString(s) > max {
+		v.bad(field, "must be at most "+strconv.Itoa(max)+" characters")
+	}
+}
+
+func (v *validator) required(field, s string) {
+	if strings.TrimSpace(s) == "" {
+		v.bad(field, "is required")
+	}
+}
+
+func (v *validator) url(field, s string) {
+	if s == "" {
+		return
+	}
+	if len(s) > maxURLLen {
+		v.bad(field, "must be at most "+strconv.Itoa(maxURLLen)+" characters")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.bad(field, "must be an http(s) URL")
+	}
+}
+
+// uid normalises a uid from a body or path, recording a bad one.
+func (v *validator) uid(field, s string) string {
+	uid, reason := auth.NormalizeUID(s)
+	if reason != "" {
+		v.bad(field, reason)
+	}
+	return uid
+}
+
+func (v *validator) role(s string) {
+	if s == "" {
+		return
+	}
+	if len(s) > maxRoleLen {
+		v.bad("role", "must be at most 100 characters")
+	} else if _, reason := auth.NormalizeUID(s); reason != "" {
+		v.bad("role", "may only contain a-z, 0-9, _ and -")
+	}
+}
+
+func (v *validator) metadata(m json.RawMessage) json.RawMessage {
+	t := strings.TrimSpace(string(m))
+	if t == "" || t == "null" {
+		return nil
+	}
+	if t[0] != '{' {
+		v.bad("metadata", "must be a JSON object")
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, m); err != nil {
+		v.bad("metadata", "must be a JSON object")
+		return nil
+	}
+	if buf.Len() > maxMetadata {
+		v.bad("metadata", "must be at most 5 KB")
+		return nil
+	}
+	return json.RawMessage(buf.Bytes())
+}
+
+func (v *validator) tags(tags []string) []string {
+	if len(tags) > maxTags {
+		v.bad("tags", "must hold at most 100 tags")
+		return nil
+	}
+	for _, t := range tags {
+		if t == "" || !utf8.ValidString(t) || utf8.RuneCountInString(t) > maxTagLen {
+			v.bad("tags", "each tag must be 1–100 characters")
+			return nil
+		}
+	}
+	return tags
+}

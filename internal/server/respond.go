@@ -1,0 +1,161 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/callgate/callgate/internal/apierr"
+	"github.com/callgate/callgate/internal/store"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+type envelope struct {
+	Data any   `json:"data"`
+	Meta *meta `json:"meta,omitempty"`
+}
+
+type meta struct {
+	Pagination pagination `json:"pagination"`
+}
+
+type pagination struct {
+	Total       int `json:"total"`
+	Count       int `json:"count"`
+	PerPage     int `json:"per_page"`
+	CurrentPage int `json:"current_page"`
+	TotalPages  int `json:"total_pages"`
+}
+
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code       apierr.Code    `json:"code"`
+	Message    string         `json:"message"`
+	DevMessage string         `json:"devMessage"`
+	Source     string         `json:"source"`
+	Details    map[string]any `json:"details"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types reach here; a failure is a bug.
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"ERR_INTERNAL","message":"Something went wrong on the server.","devMessage":"","source":"callgate","details":{}}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeData(w http.ResponseWriter, v any) { writeJSON(w, http.StatusOK, envelope{Data: v}) }
+
+func writeList[T any](w http.ResponseWriter, items []T, total, perPage, page int) {
+	if items == nil {
+		items = []T{}
+	}
+	pages := 0
+	if perPage > 0 {
+		pages = (total + perPage - 1) / perPage
+	}
+	writeJSON(w, http.StatusOK, envelope{Data: items, Meta: &meta{Pagination: pagination{
+		Total: total, Count: len(items), PerPage: perPage, CurrentPage: page, TotalPages: pages,
+	}}})
+}
+
+// errorFor maps any error a handler returns onto the catalogue. Store
+// sentinels that reach here unhandled become 503 (unavailable) or 500.
+func errorFor(err error) *apierr.Error {
+	var e *apierr.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, store.ErrUnavailable):
+		return apierr.New(apierr.ServiceUnavailable).SetHeader("Retry-After", "1").Wrap(err)
+	default:
+		return apierr.New(apierr.Internal).Wrap(err)
+	}
+}
+
+// writeError is the one place error JSON is written.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) *apierr.Error {
+	e := errorFor(err)
+	if e.Status() >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "code", e.Code, "err", e.Cause)
+	}
+	for k, v := range e.Header {
+		w.Header().Set(k, v)
+	}
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	writeJSON(w, e.Status(), errorBody{Error: errorJSON{
+		Code:       e.Code,
+		Message:    e.Message(),
+		DevMessage: e.DevMessage(),
+		Source:     "callgate",
+		Details:    details,
+	}})
+	return e
+}
+
+// decode reads a JSON object body into v. An empty body (or "null") leaves v
+// as is; unknown fields are ignored, as the wire format promises.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge()
+		}
+		return apierr.New(apierr.BadRequest).With("reason", "the request body could not be read.").Wrap(err)
+	}
+	trimmed := strings.TrimSpace(string(body))
+	if trimmed == "" || trimmed == "null" {
+		return nil
+	}
+	if trimmed[0] != '{' {
+		return apierr.New(apierr.BadRequest).With("reason", "the body must be a JSON object.").
+			SetDetails("body", "must be a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return apierr.New(apierr.BadRequest).Field(te.Field, "must be "+jsonKind(te.Type.Kind().String()))
+		}
+		return apierr.New(apierr.BadRequest).With("reason", "the body is not valid JSON.").
+			SetDetails("body", "is not valid JSON")
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	default:
+		return "a number"
+	}
+}
+
+func tooLarge() *apierr.Error {
+	return apierr.New(apierr.PayloadTooLarge).With("limit", strconv.Itoa(MaxBodyBytes))
+}

@@ -1,0 +1,284 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/callgate/callgate/internal/apierr"
+	"github.com/callgate/callgate/internal/store"
+)
+
+// authKind says which credential a route needs.
+type authKind int
+
+const (
+	authNone    authKind = iota
+	authKeyAny           // an authOnly or fullAccess API key
+	authKeyFull          // a fullAccess API key
+	authToken            // a user's auth token (client API)
+)
+
+// call is what authentication established for a request.
+type call struct {
+	app   *store.App
+	key   *store.APIKey
+	tok   *store.AuthToken
+	user  *store.User
+	token string // the plaintext auth token of a client API call
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+type route struct {
+	method string
+	path   string // under /v3 and /v3.0 unless ops is set
+	auth   authKind
+	h      handlerFunc
+	ops    bool // served at the root, not under /v3
+}
+
+// apiPrefixes are the version prefixes every API route is served under.
+var apiPrefixes = []string{"/v3", "/v3.0"}
+
+// reqInfo carries per-request facts from the dispatcher out to the
+// logging and metrics middleware.
+type reqInfo struct {
+	id     string
+	route  string
+	appID  string
+	code   apierr.Code
+	status int
+}
+
+type infoKey struct{}
+
+func info(ctx context.Context) *reqInfo {
+	if ri, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// buildHandler registers every route on a ServeMux. Each path gets one
+// handler that dispatches on method itself, so a wrong method gets our JSON
+// error rather than the mux's plain-text 405.
+func (s *Server) buildHandler(routes []route) http.Handler {
+	mux := http.NewServeMux()
+	byPath := map[string][]route{}
+	var paths []string
+	for _, rt := range routes {
+		if _, seen := byPath[rt.path]; !seen {
+			paths = append(paths, rt.path)
+		}
+		byPath[rt.path] = append(byPath[rt.path], rt)
+	}
+	for _, p := range paths {
+		rts := byPath[p]
+		if rts[0].ops {
+			mux.Handle(p, s.dispatch(p, rts))
+			continue
+		}
+		for _, prefix := range apiPrefixes {
+			mux.Handle(prefix+p, s.dispatch(p, rts))
+		}
+	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info(r.Context()).route = "unmatched"
+		s.fail(w, r, apierr.New(apierr.EndpointNotFound))
+	}))
+	return s.middleware(mux)
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := writeError(w, r, s.log, err)
+	info(r.Context()).code = e.Code
+}
+
+func (s *Server) dispatch(pattern string, rts []route) http.Handler {
+	allow := make([]string, 0, len(rts))
+	for _, rt := range rts {
+		allow = append(allow, rt.method)
+	}
+	sort.Strings(allow)
+	allowHeader := strings.Join(allow, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r.Context())
+		ri.route = pattern
+		var rt *route
+		for i := range rts {
+			if rts[i].method == r.Method {
+				rt = &rts[i]
+				break
+			}
+		}
+		if rt == nil {
+			s.fail(w, r, apierr.New(apierr.EndpointNotFound).SetHeader("Allow", allowHeader))
+			return
+		}
+		ctx := r.Context()
+		if s.cfg.DBTimeout > 0 && !rt.ops {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.cfg.DBTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		c := &call{}
+		if err := s.authenticate(w, r, rt.auth, c); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if c.app != nil {
+			ri.appID = c.app.ID
+		}
+		if err := rt.h(w, r, c); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// middleware wraps every request: request id, panic recovery, body limit,
+// path hygiene, then logging and metrics once the response is written.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{id: requestID(r)}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		rec.Header().Set("X-Request-Id", ri.id)
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()))
+				if !rec.wrote {
+					s.fail(rec, r, apierr.New(apierr.Internal))
+				}
+			}
+			ri.status = rec.status
+			s.observe(r, ri, time.Since(start))
+		}()
+		if r.ContentLength > MaxBodyBytes {
+			s.fail(rec, r, tooLarge())
+			return
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		// The mux would redirect /v3/users/../apikeys to /v3/apikeys; an API
+		// should not quietly turn one resource into another.
+		if p := r.URL.Path; p != "/" && (path.Clean(p) != strings.TrimSuffix(p, "/") || strings.HasSuffix(p, "/")) {
+			info(r.Context()).route = "unmatched"
+			s.fail(rec, r, apierr.New(apierr.EndpointNotFound))
+			return
+		}
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// observe logs one line per request and records metrics. Only the route
+// pattern is logged, never the raw path or query: both can hold secrets
+// (/apikeys/{key}, /ws?authToken=).
+func (s *Server) observe(r *http.Request, ri *reqInfo, d time.Duration) {
+	route := ri.route
+	if route == "" {
+		route = "unmatched"
+	}
+	code := strconv.Itoa(ri.status)
+	s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
+	s.metrics.latency.WithLabelValues(route, r.Method, code).Observe(d.Seconds())
+	if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", ri.id),
+		slog.String("method", r.Method),
+		slog.String("route", route),
+		slog.Int("status", ri.status),
+		slog.Duration("duration", d),
+		slog.String("remote", clientIP(r)),
+	}
+	if ri.appID != "" {
+		attrs = append(attrs, slog.String("app", ri.appID))
+	}
+	if ri.code != "" {
+		attrs = append(attrs, slog.String("code", string(ri.code)))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && safeID(id) {
+		return id
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func safeID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIP is the peer address. Proxies are not trusted: a forged
+// X-Forwarded-For must not dodge the failed-auth limit.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// recorder remembers the status for logs and metrics. It passes Hijack and
+// Flush through (the realtime endpoint needs both).
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijack not supported")
+	}
+	r.status, r.wrote = http.StatusSwitchingProtocols, true
+	return hj.Hijack()
+}

@@ -1,0 +1,268 @@
+// Package server is callgate's HTTP API: the v3 REST API (API keys), the
+// client API (auth tokens), and the ops endpoints. Handlers return errors;
+// writeError in respond.go is the one place error JSON is written.
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// Now is the clock (tests use a fake one).
+	Now        func() time.Time
+	RateLimits RateLimits
+	// DBTimeout bounds the storage work of one request, so a database that
+	// went away turns into a prompt 503 rather than a hang. Default 4s.
+	DBTimeout time.Duration
+	// SessionCacheSize bounds the validated-token cache; negative disables it.
+	SessionCacheSize int
+	// SessionCacheTTL bounds how long a cached session is trusted without
+	// asking the database (cross-node revocations). Default 1s.
+	SessionCacheTTL time.Duration
+	// Dev relaxes what a local developer needs relaxed (CORS from anywhere).
+	Dev bool
+}
+
+// Server serves the API.
+type Server struct {
+	cfg       Config
+	st        store.Store
+	log       *slog.Logger
+	now       func() time.Time
+	metrics   *metrics
+	registry  *prometheus.Registry
+	failLimit *limiterSet // failed authentications per client IP
+	tokLimit  *limiterSet // token creation per app
+	sessions  *sessionCache
+	touch     *toucher
+	apps      *ttlCache[*store.App]
+	keys      *ttlCache[*store.APIKey]
+	handler   http.Handler
+	closeOnce sync.Once
+}
+
+// New builds a server on cfg.Store.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DBTimeout == 0 {
+		cfg.DBTimeout = 4 * time.Second
+	}
+	if cfg.SessionCacheSize == 0 {
+		cfg.SessionCacheSize = 100_000
+	}
+	if cfg.SessionCacheTTL == 0 {
+		cfg.SessionCacheTTL = time.Second
+	}
+	s := &Server{
+		cfg:      cfg,
+		st:       cfg.Store,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		registry: prometheus.NewRegistry(),
+	}
+	s.metrics = newMetrics(s.registry)
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.RateLimits.Enabled {
+		s.failLimit = newLimiterSet(cfg.RateLimits.FailedAuthPerMinute)
+		s.tokLimit = newLimiterSet(cfg.RateLimits.TokensPerMinute)
+	}
+	s.sessions = newSessionCache(cfg.Store, cfg.SessionCacheSize, cfg.SessionCacheTTL, cfg.Now)
+	s.apps = newTTLCache[*store.App](2*time.Second, 10_000, cfg.Now)
+	s.keys = newTTLCache[*store.APIKey](2*time.Second, 10_000, cfg.Now)
+	s.touch = newToucher(cfg.Store, time.Second)
+	s.handler = s.buildHandler(s.routes())
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close flushes write-behind state. It does not close the store.
+func (s *Server) Close() {
+	s.closeOnce.Do(s.touch.close)
+}
+
+// Registry exposes the metrics registry (for tests and embedding).
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+func (s *Server) routes() []route {
+	return []route{
+		// Ops
+		{method: "GET", path: "/healthz", ops: true, h: s.healthz},
+		{method: "GET", path: "/readyz", ops: true, h: s.readyz},
+		{method: "GET", path: "/metrics", ops: true, h: s.metricsHandler()},
+
+		// REST: API keys
+		{method: "POST", path: "/apikeys", auth: authKeyFull, h: s.createAPIKey},
+		{method: "GET", path: "/apikeys", auth: authKeyFull, h: s.listAPIKeys},
+		{method: "GET", path: "/apikeys/{ref}", auth: authKeyFull, h: s.getAPIKey},
+		{method: "PUT", path: "/apikeys/{ref}", auth: authKeyFull, h: s.updateAPIKey},
+		{method: "DELETE", path: "/apikeys/{ref}", auth: authKeyFull, h: s.deleteAPIKey},
+
+		// REST: users
+		{method: "POST", path: "/users", auth: authKeyAny, h: s.createUser},
+		{method: "GET", path: "/users", auth: authKeyFull, h: s.listUsers},
+		{method: "GET", path: "/users/{uid}", auth: authKeyFull, h: s.getUser},
+		{method: "PUT", path: "/users/{uid}", auth: authKeyFull, h: s.updateUser},
+		{method: "DELETE", path: "/users/{uid}", auth: authKeyFull, h: s.deleteUser},
+
+		// REST: auth tokens
+		{method: "POST", path: "/users/{uid}/auth_tokens", auth: authKeyAny, h: s.createAuthToken},
+		{method: "GET", path: "/users/{uid}/auth_tokens", auth: authKeyFull, h: s.listAuthTokens},
+		{method: "DELETE", path: "/users/{uid}/auth_tokens", auth: authKeyFull, h: s.flushAuthTokens},
+		{method: "GET", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.getAuthToken},
+		{method: "DELETE", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.deleteAuthToken},
+
+		// Client API
+		{method: "PUT", path: "/me", auth: authToken, h: s.startSession},
+		{method: "GET", path: "/me", auth: authToken, h: s.getMe},
+		{method: "DELETE", path: "/me", auth: authToken, h: s.logout},
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *call) error {
+	writeData(w, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.st.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness check failed", "err", err)
+		return errorFor(store.ErrUnavailable).Wrap(err)
+	}
+	writeData(w, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) metricsHandler() handlerFunc {
+	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	return func(w http.ResponseWriter, r *http.Request, _ *call) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
+}
+
+// getApp reads an app through a short-lived cache: apps change rarely and
+// every request names one.
+func (s *Server) getApp(ctx context.Context, id string) (*store.App, error) {
+	if a, ok := s.apps.get(id); ok {
+		return a, nil
+	}
+	a, err := s.st.GetApp(ctx, id)
+	if err == nil {
+		s.apps.put(id, a)
+	}
+	return a, err
+}
+
+func (s *Server) cachedAPIKey(ctx context.Context, appID string, hash []byte) (*store.APIKey, error) {
+	ck := appID + "/" + string(hash)
+	if k, ok := s.keys.get(ck); ok {
+		return k, nil
+	}
+	k, err := s.st.GetAPIKeyByHash(ctx, appID, hash)
+	if err == nil {
+		s.keys.put(ck, k)
+	}
+	return k, err
+}
+
+type metrics struct {
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	logins        prometheus.Counter
+	tokensCreated prometheus.Counter
+	authFailures  *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callgate_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "callgate_http_request_duration_seconds", Help: "HTTP request latency by route pattern, method and status code.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "code"}),
+		logins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callgate_logins_total", Help: "Sessions started (PUT /me).",
+		}),
+		tokensCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callgate_auth_tokens_created_total", Help: "Auth tokens created.",
+		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callgate_auth_failures_total", Help: "Failed authentication attempts by error code.",
+		}, []string{"code"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callgate_rate_limited_total", Help: "Requests refused by a rate limit.",
+		}, []string{"limit"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.logins, m.tokensCreated, m.authFailures, m.rateLimited)
+	return m
+}
+
+// ttlCache is a small map cache whose entries expire; it bounds its size by
+// dropping everything when full (its entries are cheap to refetch).
+type ttlCache[V any] struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+	mu  sync.RWMutex
+	m   map[string]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v  V
+	at time.Time
+}
+
+func newTTLCache[V any](ttl time.Duration, max int, now func() time.Time) *ttlCache[V] {
+	return &ttlCache[V]{ttl: ttl, max: max, now: now, m: map[string]ttlEntry[V]{}}
+}
+
+func (c *ttlCache[V]) get(k string) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	if !ok || c.now().Sub(e.at) >= c.ttl {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+func (c *ttlCache[V]) put(k string, v V) {
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = ttlEntry[V]{v: v, at: c.now()}
+	c.mu.Unlock()
+}
+
+func (c *ttlCache[V]) clear() {
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// sessionCache is a bounded cache of validated tokens keyed by token hash, so
+// GET /me and every client API call skip the database. Entries are dropped
+// on every revocation this node performs and age out after ttl, which bounds
+// how long a revocation made on another node can go unseen.
+type sessionCache struct {
+	st  store.Store
+	max int
+	ttl time.Duration
+	now func() time.Time
+
+	mu     sync.RWMutex
+	m      map[string]sessEntry
+	byUser map[string]map[string]struct{} // appID/uid → hashes
+}
+
+type sessEntry struct {
+	tok  store.AuthToken
+	user store.User
+	at   time.Time
+}
+
+func newSessionCache(st store.Store, max int, ttl time.Duration, now func() time.Time) *sessionCache {
+	return &sessionCache{st: st, max: max, ttl: ttl, now: now, m: map[string]sessEntry{}, byUser: map[string]map[string]struct{}{}}
+}
+
+func userKey(appID, uid string) string { return appID + "/" + uid }
+
+// get returns copies, so callers may not disturb the cache.
+func (c *sessionCache) get(ctx context.Context, hash []byte) (*store.AuthToken, *store.User, error) {
+	if c.max > 0 {
+		c.mu.RLock()
+		e, ok := c.m[string(hash)]
+		c.mu.RUnlock()
+		if ok && c.now().Sub(e.at) < c.ttl {
+			tok, user := e.tok, e.user
+			return &tok, &user, nil
+		}
+	}
+	tok, user, err := c.st.GetSession(ctx, hash)
+	if err != nil || c.max <= 0 {
+		return tok, user, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		// Drop an arbitrary tenth: map order is random, which is as good as
+		// LRU for a cache whose misses cost one indexed read.
+		n := c.max / 10
+		for h, e := range c.m {
+			c.dropLocked(h, e)
+			if n--; n <= 0 {
+				break
+			}
+		}
+	}
+	c.m[string(hash)] = sessEntry{tok: *tok, user: *user, at: c.now()}
+	k := userKey(tok.AppID, tok.UID)
+	if c.byUser[k] == nil {
+		c.byUser[k] = map[string]struct{}{}
+	}
+	c.byUser[k][string(hash)] = struct{}{}
+	c.mu.Unlock()
+	t, u := *tok, *user
+	return &t, &u, nil
+}
+
+func (c *sessionCache) dropLocked(h string, e sessEntry) {
+	delete(c.m, h)
+	k := userKey(e.tok.AppID, e.tok.UID)
+	if set := c.byUser[k]; set != nil {
+		delete(set, h)
+		if len(set) == 0 {
+			delete(c.byUser, k)
+		}
+	}
+}
+
+// forgetToken drops one token.
+func (c *sessionCache) forgetToken(hash []byte) {
+	c.mu.Lock()
+	if e, ok := c.m[string(hash)]; ok {
+		c.dropLocked(string(hash), e)
+	}
+	c.mu.Unlock()
+}
+
+// forgetUser drops every cached token of a user (user changed, deleted,
+// deactivated, tokens flushed).
+func (c *sessionCache) forgetUser(appID, uid string) {
+	c.mu.Lock()
+	for h := range c.byUser[userKey(appID, uid)] {
+		c.dropLocked(h, c.m[h])
+	}
+	c.mu.Unlock()
+}
+
+// toucher writes lastUsedAt behind, in batches, instead of once per request.
+type toucher struct {
+	st      store.Store
+	mu      sync.Mutex
+	pending map[string]int64
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newToucher(st store.Store, every time.Duration) *toucher {
+	t := &toucher{st: st, pending: map[string]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				t.flush()
+			case <-t.stop:
+				t.flush()
+				return
+			}
+		}
+	}()
+	return t
+}
+
+func (t *toucher) mark(tok *store.AuthToken, now int64) {
+	if tok.LastUsedAt >= now {
+		return
+	}
+	t.mu.Lock()
+	t.pending[string(tok.Hash)] = now
+	t.mu.Unlock()
+}
+
+func (t *toucher) flush() {
+	t.mu.Lock()
+	batch := t.pending
+	if len(batch) == 0 {
+		t.mu.Unlock()
+		return
+	}
+	t.pending = map[string]int64{}
+	t.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A lost lastUsedAt stamp is cosmetic; never block requests on it.
+	_ = t.st.TouchAuthTokens(ctx, batch)
+}
+
+func (t *toucher) close() {
+	close(t.stop)
+	<-t.done
+}

@@ -1,0 +1,346 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/store/sqlite"
+	"github.com/callgate/callgate/internal/store/sqlstore"
+	"github.com/callgate/callgate/internal/store/storetest"
+)
+
+func openAt(t *testing.T, path string, opts sqlite.Options) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, opts)
+	if err != nil {
+		t.Fatalf("sqlite.Open(%s): %v", path, err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t,
+		func(t *testing.T) store.Store {
+			return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{})
+		},
+		storetest.WithReopen(func(t *testing.T) func(t *testing.T) store.Store {
+			path := filepath.Join(t.TempDir(), sqlite.FileName)
+			return func(t *testing.T) store.Store { return openAt(t, path, sqlite.Options{}) }
+		}),
+	)
+}
+
+// TestConformanceFull runs the suite at synchronous=FULL too: group commit
+// and durability settings must not change behaviour.
+func TestConformanceFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{Durability: sqlite.DurabilityFull, Readers: 2})
+	})
+}
+
+// write puts something in the database so the WAL and shared-memory files exist.
+func write(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateApp(ctx, &store.App{ID: "modes-" + time.Now().Format("150405.000000"), Name: "m", Region: "us", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mode(t *testing.T, path string) (fs.FileMode, bool) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm(), true
+}
+
+func TestFileModes(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "data", "nested")
+	path := filepath.Join(dir, sqlite.FileName)
+	s := openAt(t, path, sqlite.Options{})
+	defer s.Close()
+	write(t, s)
+
+	for _, d := range []string{filepath.Join(root, "data"), dir} {
+		if m, _ := mode(t, d); m != 0o700 {
+			t.Errorf("directory %s has mode %v, want 0700", d, m)
+		}
+	}
+	seen := 0
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		m, ok := mode(t, p)
+		if !ok {
+			continue
+		}
+		seen++
+		if m != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), m)
+		}
+	}
+	if seen != 3 {
+		t.Errorf("expected the database, -wal and -shm files while open; found %d", seen)
+	}
+	// Nothing else in the directory (no rollback journal, no temp files).
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), sqlite.FileName) {
+			t.Errorf("unexpected file %s", e.Name())
+		}
+		if m, _ := mode(t, filepath.Join(dir, e.Name())); m&0o077 != 0 {
+			t.Errorf("%s has mode %v: readable by others", e.Name(), m)
+		}
+	}
+}
+
+func TestFileModesTightened(t *testing.T) {
+	// A database left with loose permissions (restored from a backup, say)
+	// is tightened on open, and so are the files SQLite derives from it.
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s := openAt(t, path, sqlite.Options{})
+	write(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, path, sqlite.Options{})
+	defer s.Close()
+	write(t, s)
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if m, ok := mode(t, p); ok && m != 0o600 {
+			t.Errorf("%s has mode %v after reopen, want 0600", filepath.Base(p), m)
+		}
+	}
+}
+
+func pragma(t *testing.T, db *sql.DB, name string) string {
+	t.Helper()
+	var v string
+	if err := db.QueryRow("PRAGMA " + name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+func TestPragmas(t *testing.T) {
+	tests := []struct {
+		durability string
+		sync       string // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{
+		{"", "1"},
+		{sqlite.DurabilityNormal, "1"},
+		{sqlite.DurabilityFull, "2"},
+	}
+	for _, tc := range tests {
+		t.Run("durability="+tc.durability, func(t *testing.T) {
+			s := openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{Durability: tc.durability})
+			defer s.Close()
+			db := s.DB()
+			if got := pragma(t, db, "journal_mode"); got != "wal" {
+				t.Errorf("journal_mode = %s, want wal", got)
+			}
+			if got := pragma(t, db, "foreign_keys"); got != "1" {
+				t.Errorf("foreign_keys = %s, want 1", got)
+			}
+			if got := pragma(t, db, "synchronous"); got != tc.sync {
+				t.Errorf("synchronous = %s, want %s", got, tc.sync)
+			}
+			if got := pragma(t, db, "busy_timeout"); got == "0" {
+				t.Error("busy_timeout is 0")
+			}
+			// The pragmas hold for reads as well: a foreign key violation
+			// is refused, which needs foreign_keys on the writer.
+			err := s.CreateUser(context.Background(), &store.User{AppID: "no-such-app", UID: "u", Name: "u"}, nil)
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("user of a missing app: err = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestDurability(t *testing.T) {
+	tests := []struct {
+		durability string
+		ok         bool
+	}{
+		{"", true},
+		{"normal", true},
+		{"full", true},
+		{"bogus", false},
+		{"FULL ", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.durability, func(t *testing.T) {
+			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{Durability: tc.durability})
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				write(t, s)
+				s.Close()
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatalf("durability %q accepted", tc.durability)
+			}
+			if !strings.Contains(err.Error(), tc.durability) {
+				t.Errorf("error %q does not name the bad value", err)
+			}
+		})
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s := openAt(t, path, sqlite.Options{})
+	type row struct {
+		version   int
+		name      string
+		appliedAt int64
+	}
+	rows := func(s *sqlstore.Store) []row {
+		t.Helper()
+		rs, err := s.DB().QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		var out []row
+		for rs.Next() {
+			var r row
+			if err := rs.Scan(&r.version, &r.name, &r.appliedAt); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	first := rows(s)
+	if len(first) == 0 {
+		t.Fatal("no migrations recorded")
+	}
+	for i, r := range first {
+		if r.version != i+1 || r.name == "" || r.appliedAt <= 0 {
+			t.Errorf("migration row %d: %+v", i, r)
+		}
+	}
+	if first[0].name != "init" {
+		t.Errorf("first migration named %q, want init", first[0].name)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != len(first) {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(first))
+	}
+	// Migrating again applies nothing.
+	again, err := s.Migrate(ctx)
+	if err != nil || len(again) != 0 {
+		t.Errorf("Migrate on a migrated store applied %d: %v", len(again), err)
+	}
+	write(t, s)
+	s.Close()
+
+	time.Sleep(1100 * time.Millisecond) // a re-application would show a later applied_at
+	s = openAt(t, path, sqlite.Options{})
+	defer s.Close()
+	if second := rows(s); len(second) != len(first) {
+		t.Errorf("reopen: %d migration rows, want %d", len(second), len(first))
+	} else {
+		for i := range first {
+			if second[i] != first[i] {
+				t.Errorf("reopen re-applied migration: %+v, was %+v", second[i], first[i])
+			}
+		}
+	}
+	apps, err := s.ListApps(ctx)
+	if err != nil || len(apps) != 1 {
+		t.Errorf("data after reopen: %d apps, %v", len(apps), err)
+	}
+}
+
+func TestIntegrityCheck(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{})
+	defer s.Close()
+	write(t, s)
+	got, err := sqlite.IntegrityCheck(ctx, s.DB())
+	if err != nil || got != "ok" {
+		t.Errorf("IntegrityCheck = %q, %v; want ok", got, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	root := t.TempDir()
+	// A file where the data directory should be.
+	blocker := filepath.Join(root, "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := sqlite.Open(context.Background(), filepath.Join(blocker, sqlite.FileName), sqlite.Options{}); err == nil {
+		s.Close()
+		t.Error("Open under a regular file succeeded")
+	}
+	// A directory where the database should be.
+	if s, err := sqlite.Open(context.Background(), root, sqlite.Options{}); err == nil {
+		s.Close()
+		t.Error("Open of a directory succeeded")
+	}
+	// Not a database.
+	junk := filepath.Join(root, "junk.db")
+	if err := os.WriteFile(junk, []byte(strings.Repeat("not a database ", 512)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := sqlite.Open(context.Background(), junk, sqlite.Options{}); err == nil {
+		s.Close()
+		t.Error("Open of a junk file succeeded")
+	}
+}
+
+// TestPathWithSpecialCharacters: the path becomes a file: URI; characters
+// that mean something in a URI must not change which file is opened.
+func TestPathWithSpecialCharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my data?x=1#frag %20 é")
+	path := filepath.Join(dir, sqlite.FileName)
+	s := openAt(t, path, sqlite.Options{})
+	write(t, s)
+	s.Close()
+	if _, ok := mode(t, path); !ok {
+		t.Fatalf("database not at %s", path)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(dir))
+	if len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("stray files beside the data directory: %q", names)
+	}
+	s = openAt(t, path, sqlite.Options{})
+	defer s.Close()
+	apps, err := s.ListApps(context.Background())
+	if err != nil || len(apps) != 1 {
+		t.Errorf("reopen: %d apps, %v", len(apps), err)
+	}
+}

@@ -1,0 +1,1901 @@
+// Package storetest is the conformance suite every store.Store backend must
+// pass, in the manner of dex's storage/conformance: a backend's test calls
+// Run with a function that opens a fresh, empty, migrated store, and the
+// suite exercises every method of the interface through it.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// Option configures Run.
+type Option func(*config)
+
+type config struct {
+	place func(t *testing.T) func(t *testing.T) store.Store
+}
+
+// WithReopen enables the persistence tests. place is called once per test to
+// pick a fresh location (a database file, a schema) and returns an opener for
+// it: every call of the opener opens the same data again. The suite closes
+// each store it gets from the opener.
+func WithReopen(place func(t *testing.T) func(t *testing.T) store.Store) Option {
+	return func(c *config) { c.place = place }
+}
+
+// Run runs the conformance suite. open must return a fresh, empty, migrated
+// store; Run closes it when the test that opened it ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	fresh := func(t *testing.T) store.Store {
+		t.Helper()
+		s := open(t)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	}
+	groups := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Ping", testPing},
+		{"Apps", testApps},
+		{"APIKeys", testAPIKeys},
+		{"Users", testUsers},
+		{"ListUsers", testListUsers},
+		{"UpdateUser", testUpdateUser},
+		{"DeleteUser", testDeleteUser},
+		{"AuthTokens", testAuthTokens},
+		{"ConcurrentAuthTokens", testConcurrentAuthTokens},
+		{"CrossAppIsolation", testIsolation},
+		{"Context", testContext},
+		{"Closed", testClosed},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) { g.fn(t, fresh(t)) })
+	}
+	t.Run("Reopen", func(t *testing.T) {
+		if cfg.place == nil {
+			t.Skip("backend gave no reopen hook (storetest.WithReopen)")
+		}
+		testReopen(t, cfg.place(t))
+	})
+	t.Run("CloseWaitsForQueuedWrites", func(t *testing.T) {
+		if cfg.place == nil {
+			t.Skip("backend gave no reopen hook (storetest.WithReopen)")
+		}
+		testCloseWaits(t, cfg.place(t))
+	})
+}
+
+// ---- helpers
+
+// base is the clock of the suite; tests use fixed unix seconds around it.
+const base = int64(1_700_000_000)
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// newHash is the SHA-256 of a random secret, as the server stores them.
+func newHash() []byte {
+	sum := sha256.Sum256([]byte("secret_" + randHex(32)))
+	return sum[:]
+}
+
+func newApp(t *testing.T, s store.Store) *store.App {
+	t.Helper()
+	a := &store.App{
+		ID:        "app-" + randHex(6),
+		Name:      "Test app",
+		Region:    "us",
+		Settings:  store.AppSettings{AuthTokenTTL: 3600},
+		CreatedAt: base,
+	}
+	if err := s.CreateApp(t.Context(), a); err != nil {
+		t.Fatalf("CreateApp(%s): %v", a.ID, err)
+	}
+	return a
+}
+
+func userRec(appID, uid string) *store.User {
+	return &store.User{
+		AppID:     appID,
+		UID:       uid,
+		Name:      "Name of " + uid,
+		Role:      "default",
+		CreatedAt: base,
+		UpdatedAt: base,
+	}
+}
+
+func newUser(t *testing.T, s store.Store, appID, uid string) *store.User {
+	t.Helper()
+	u := userRec(appID, uid)
+	if err := s.CreateUser(t.Context(), u, nil); err != nil {
+		t.Fatalf("CreateUser(%s/%s): %v", appID, uid, err)
+	}
+	return u
+}
+
+var tokenSeq struct {
+	sync.Mutex
+	n int64
+}
+
+// tokenRec is an auth token (not stored) with a random hash and display id
+// and a creation time that increases with every call, so lists have a
+// defined order.
+func tokenRec(appID, uid string) *store.AuthToken {
+	tokenSeq.Lock()
+	tokenSeq.n++
+	n := tokenSeq.n
+	tokenSeq.Unlock()
+	return &store.AuthToken{
+		Hash:      newHash(),
+		ID:        "tok_" + randHex(8),
+		AppID:     appID,
+		UID:       uid,
+		Platform:  "web",
+		DeviceID:  "device-" + randHex(4),
+		UserAgent: "storetest/1.0",
+		CreatedAt: base + n,
+	}
+}
+
+func newToken(t *testing.T, s store.Store, appID, uid string) *store.AuthToken {
+	t.Helper()
+	tok := tokenRec(appID, uid)
+	if err := s.CreateAuthToken(t.Context(), tok); err != nil {
+		t.Fatalf("CreateAuthToken(%s/%s): %v", appID, uid, err)
+	}
+	return tok
+}
+
+func keyRec(appID string) *store.APIKey {
+	return &store.APIKey{
+		ID:        "key_" + randHex(8),
+		AppID:     appID,
+		Name:      "key",
+		Scope:     store.ScopeFullAccess,
+		Hash:      newHash(),
+		CreatedAt: base,
+	}
+}
+
+// wantErr fails unless errors.Is(err, target).
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: err = %v, want %v", what, err, target)
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// jsonEqual compares two JSON documents by value; both empty is equal.
+func jsonEqual(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+// diffUser lists the fields in which got differs from want. Tags nil and
+// empty are the same; metadata is compared as JSON.
+func diffUser(got, want *store.User) string {
+	if got == nil {
+		return "user is nil"
+	}
+	var d []string
+	f := func(name string, g, w any) {
+		if !reflect.DeepEqual(g, w) {
+			d = append(d, fmt.Sprintf("%s = %#v, want %#v", name, g, w))
+		}
+	}
+	f("AppID", got.AppID, want.AppID)
+	f("UID", got.UID, want.UID)
+	f("Name", got.Name, want.Name)
+	f("Avatar", got.Avatar, want.Avatar)
+	f("Link", got.Link, want.Link)
+	f("Role", got.Role, want.Role)
+	if !jsonEqual(got.Metadata, want.Metadata) {
+		d = append(d, fmt.Sprintf("Metadata = %s, want %s", got.Metadata, want.Metadata))
+	}
+	if len(got.Tags) != 0 || len(want.Tags) != 0 {
+		f("Tags", got.Tags, want.Tags)
+	}
+	f("LastActiveAt", got.LastActiveAt, want.LastActiveAt)
+	f("CreatedAt", got.CreatedAt, want.CreatedAt)
+	f("UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+	f("DeactivatedAt", got.DeactivatedAt, want.DeactivatedAt)
+	return strings.Join(d, "; ")
+}
+
+func checkUser(t *testing.T, what string, got, want *store.User) {
+	t.Helper()
+	if d := diffUser(got, want); d != "" {
+		t.Errorf("%s: %s", what, d)
+	}
+}
+
+func checkToken(t *testing.T, what string, got, want *store.AuthToken) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func tokenHashes(toks []*store.AuthToken) []string {
+	out := make([]string, len(toks))
+	for i, tk := range toks {
+		out[i] = hex.EncodeToString(tk.Hash)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func uids(us []*store.User) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.UID
+	}
+	return out
+}
+
+// ---- ping
+
+func testPing(t *testing.T, s store.Store) {
+	must(t, "Ping", s.Ping(t.Context()))
+}
+
+// ---- apps
+
+func testApps(t *testing.T, s store.Store) {
+	ctx := t.Context()
+
+	t.Run("EmptyList", func(t *testing.T) {
+		apps, err := s.ListApps(ctx)
+		must(t, "ListApps", err)
+		if len(apps) != 0 {
+			t.Errorf("fresh store has %d apps", len(apps))
+		}
+	})
+
+	a := &store.App{
+		ID:     "acme-" + randHex(4),
+		Name:   "Acme Calls",
+		Region: "eu",
+		Settings: store.AppSettings{
+			AuthTokenTTL: 86400,
+			CallTokenTTL: 600,
+			CORSOrigins:  []string{"https://acme.example", "http://localhost:5173"},
+		},
+		CreatedAt: base,
+	}
+	t.Run("CreateGet", func(t *testing.T) {
+		must(t, "CreateApp", s.CreateApp(ctx, a))
+		got, err := s.GetApp(ctx, a.ID)
+		must(t, "GetApp", err)
+		if !reflect.DeepEqual(got, a) {
+			t.Errorf("GetApp = %+v, want %+v", got, a)
+		}
+	})
+
+	t.Run("Duplicate", func(t *testing.T) {
+		dup := *a
+		dup.Name = "Other"
+		wantErr(t, "CreateApp(duplicate)", s.CreateApp(ctx, &dup), store.ErrAlreadyExists)
+		got, err := s.GetApp(ctx, a.ID)
+		must(t, "GetApp", err)
+		if got.Name != a.Name {
+			t.Errorf("duplicate create changed the app: name %q", got.Name)
+		}
+	})
+
+	t.Run("GetMissing", func(t *testing.T) {
+		for _, id := range []string{"", "missing", strings.ToUpper(a.ID), a.ID + "x"} {
+			_, err := s.GetApp(ctx, id)
+			wantErr(t, fmt.Sprintf("GetApp(%q)", id), err, store.ErrNotFound)
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		b := &store.App{ID: "b-" + randHex(4), Name: "B", Region: "us", CreatedAt: base + 2}
+		c := &store.App{ID: "c-" + randHex(4), Name: "C", Region: "in", CreatedAt: base + 1,
+			Settings: store.AppSettings{CORSOrigins: []string{"*"}}}
+		must(t, "CreateApp b", s.CreateApp(ctx, b))
+		must(t, "CreateApp c", s.CreateApp(ctx, c))
+		apps, err := s.ListApps(ctx)
+		must(t, "ListApps", err)
+		want := []*store.App{a, c, b} // by creation time
+		if !reflect.DeepEqual(apps, want) {
+			t.Errorf("ListApps =")
+			for _, x := range apps {
+				t.Errorf("  %+v", x)
+			}
+			t.Errorf("want")
+			for _, x := range want {
+				t.Errorf("  %+v", x)
+			}
+		}
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		tests := []struct {
+			name string
+			edit func(a *store.App)
+		}{
+			{"settings", func(a *store.App) {
+				a.Settings = store.AppSettings{AuthTokenTTL: 60, CallTokenTTL: 7200, CORSOrigins: []string{"https://x.example"}}
+			}},
+			{"name and region", func(a *store.App) { a.Name = "Renamed — ünïcode"; a.Region = "in" }},
+			{"clear settings", func(a *store.App) { a.Settings = store.AppSettings{} }},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				cur, err := s.GetApp(ctx, a.ID)
+				must(t, "GetApp", err)
+				tc.edit(cur)
+				must(t, "UpdateApp", s.UpdateApp(ctx, cur))
+				got, err := s.GetApp(ctx, a.ID)
+				must(t, "GetApp", err)
+				if !reflect.DeepEqual(got, cur) {
+					t.Errorf("after UpdateApp: %+v, want %+v", got, cur)
+				}
+			})
+		}
+		t.Run("missing", func(t *testing.T) {
+			wantErr(t, "UpdateApp(missing)", s.UpdateApp(ctx, &store.App{ID: "missing", Name: "x", Region: "us"}), store.ErrNotFound)
+		})
+	})
+}
+
+// ---- API keys
+
+func testAPIKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	appA, appB := newApp(t, s), newApp(t, s)
+
+	k1 := keyRec(appA.ID)
+	k1.Name, k1.Scope = "auth", store.ScopeAuthOnly
+	t.Run("CreateGet", func(t *testing.T) {
+		must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k1, 25))
+		got, err := s.GetAPIKey(ctx, appA.ID, k1.ID)
+		must(t, "GetAPIKey", err)
+		if !reflect.DeepEqual(got, k1) {
+			t.Errorf("GetAPIKey = %+v, want %+v", got, k1)
+		}
+		got, err = s.GetAPIKeyByHash(ctx, appA.ID, k1.Hash)
+		must(t, "GetAPIKeyByHash", err)
+		if !reflect.DeepEqual(got, k1) {
+			t.Errorf("GetAPIKeyByHash = %+v, want %+v", got, k1)
+		}
+	})
+
+	t.Run("CreateErrors", func(t *testing.T) {
+		dupID := keyRec(appA.ID)
+		dupID.ID = k1.ID
+		dupHash := keyRec(appA.ID)
+		dupHash.Hash = k1.Hash
+		tests := []struct {
+			name string
+			k    *store.APIKey
+			want error
+		}{
+			{"missing app", keyRec("missing-app"), store.ErrNotFound},
+			{"duplicate id", dupID, store.ErrAlreadyExists},
+			{"duplicate hash", dupHash, store.ErrAlreadyExists},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, "CreateAPIKey", s.CreateAPIKey(ctx, tc.k, 25), tc.want)
+			})
+		}
+	})
+
+	t.Run("ScopedToApp", func(t *testing.T) {
+		tests := []struct {
+			name string
+			get  func() (*store.APIKey, error)
+		}{
+			{"by id under other app", func() (*store.APIKey, error) { return s.GetAPIKey(ctx, appB.ID, k1.ID) }},
+			{"by hash under other app", func() (*store.APIKey, error) { return s.GetAPIKeyByHash(ctx, appB.ID, k1.Hash) }},
+			{"by id under missing app", func() (*store.APIKey, error) { return s.GetAPIKey(ctx, "missing", k1.ID) }},
+			{"missing id", func() (*store.APIKey, error) { return s.GetAPIKey(ctx, appA.ID, "key_missing") }},
+			{"unknown hash", func() (*store.APIKey, error) { return s.GetAPIKeyByHash(ctx, appA.ID, newHash()) }},
+			{"empty hash", func() (*store.APIKey, error) { return s.GetAPIKeyByHash(ctx, appA.ID, nil) }},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				k, err := tc.get()
+				wantErr(t, "get", err, store.ErrNotFound)
+				if err == nil {
+					t.Errorf("found %+v", k)
+				}
+			})
+		}
+	})
+
+	t.Run("Limit", func(t *testing.T) {
+		app := newApp(t, s)
+		const max = 3
+		var keys []*store.APIKey
+		for i := range max {
+			k := keyRec(app.ID)
+			k.CreatedAt = base + int64(i)
+			must(t, fmt.Sprintf("CreateAPIKey #%d", i+1), s.CreateAPIKey(ctx, k, max))
+			keys = append(keys, k)
+		}
+		wantErr(t, "CreateAPIKey over the limit", s.CreateAPIKey(ctx, keyRec(app.ID), max), store.ErrLimitReached)
+		// The limit is per app.
+		must(t, "CreateAPIKey in another app", s.CreateAPIKey(ctx, keyRec(appB.ID), max))
+		// Deleting a key makes room again.
+		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, app.ID, keys[0].ID))
+		must(t, "CreateAPIKey after delete", s.CreateAPIKey(ctx, keyRec(app.ID), max))
+		wantErr(t, "CreateAPIKey over the limit again", s.CreateAPIKey(ctx, keyRec(app.ID), max), store.ErrLimitReached)
+		list, err := s.ListAPIKeys(ctx, app.ID)
+		must(t, "ListAPIKeys", err)
+		if len(list) != max {
+			t.Errorf("%d keys, want %d", len(list), max)
+		}
+	})
+
+	t.Run("LimitConcurrent", func(t *testing.T) {
+		// The count and the insert must be atomic: racing creators cannot
+		// exceed the limit together.
+		app := newApp(t, s)
+		const max, n = 25, 40
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = s.CreateAPIKey(ctx, keyRec(app.ID), max) })
+		}
+		wg.Wait()
+		ok, limited := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, store.ErrLimitReached):
+				limited++
+			default:
+				t.Errorf("CreateAPIKey: %v", err)
+			}
+		}
+		if ok != max || limited != n-max {
+			t.Errorf("%d created, %d limited; want %d and %d", ok, limited, max, n-max)
+		}
+		list, err := s.ListAPIKeys(ctx, app.ID)
+		must(t, "ListAPIKeys", err)
+		if len(list) != max {
+			t.Errorf("app has %d keys, want %d", len(list), max)
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		app := newApp(t, s)
+		var want []*store.APIKey
+		for i := range 3 {
+			k := keyRec(app.ID)
+			k.Name = fmt.Sprintf("key %d", i)
+			k.CreatedAt = base + 10 - int64(i) // created in reverse order of time
+			must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, 25))
+			want = append([]*store.APIKey{k}, want...)
+		}
+		got, err := s.ListAPIKeys(ctx, app.ID)
+		must(t, "ListAPIKeys", err)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ListAPIKeys = %v, want %v (by creation time)", got, want)
+		}
+		empty := newApp(t, s)
+		got, err = s.ListAPIKeys(ctx, empty.ID)
+		must(t, "ListAPIKeys(empty app)", err)
+		if len(got) != 0 {
+			t.Errorf("app without keys lists %d", len(got))
+		}
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		k := keyRec(appA.ID)
+		must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, 25))
+		upd := *k
+		upd.Name, upd.Scope = "renamed", store.ScopeAuthOnly
+		must(t, "UpdateAPIKey", s.UpdateAPIKey(ctx, &upd))
+		got, err := s.GetAPIKey(ctx, appA.ID, k.ID)
+		must(t, "GetAPIKey", err)
+		if !reflect.DeepEqual(got, &upd) {
+			t.Errorf("after UpdateAPIKey: %+v, want %+v", got, &upd)
+		}
+		other := upd
+		other.AppID, other.Name = appB.ID, "hijacked"
+		wantErr(t, "UpdateAPIKey under another app", s.UpdateAPIKey(ctx, &other), store.ErrNotFound)
+		missing := upd
+		missing.ID = "key_missing"
+		wantErr(t, "UpdateAPIKey(missing)", s.UpdateAPIKey(ctx, &missing), store.ErrNotFound)
+		got, err = s.GetAPIKey(ctx, appA.ID, k.ID)
+		must(t, "GetAPIKey", err)
+		if got.Name != "renamed" {
+			t.Errorf("key changed by a failed update: %+v", got)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		k := keyRec(appA.ID)
+		must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, 25))
+		wantErr(t, "DeleteAPIKey under another app", s.DeleteAPIKey(ctx, appB.ID, k.ID), store.ErrNotFound)
+		if _, err := s.GetAPIKey(ctx, appA.ID, k.ID); err != nil {
+			t.Fatalf("key gone after a delete under another app: %v", err)
+		}
+		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, appA.ID, k.ID))
+		_, err := s.GetAPIKey(ctx, appA.ID, k.ID)
+		wantErr(t, "GetAPIKey after delete", err, store.ErrNotFound)
+		_, err = s.GetAPIKeyByHash(ctx, appA.ID, k.Hash)
+		wantErr(t, "GetAPIKeyByHash after delete", err, store.ErrNotFound)
+		wantErr(t, "DeleteAPIKey again", s.DeleteAPIKey(ctx, appA.ID, k.ID), store.ErrNotFound)
+		wantErr(t, "DeleteAPIKey(missing)", s.DeleteAPIKey(ctx, appA.ID, "key_missing"), store.ErrNotFound)
+	})
+}
+
+// ---- users
+
+func testUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+
+	full := &store.User{
+		AppID:        app.ID,
+		UID:          "cometchat-uid-1",
+		Name:         "Andrew Joseph",
+		Avatar:       "https://data-us.cometchat.io/assets/images/avatars/ironman.png",
+		Link:         "https://example.com/andrew",
+		Role:         "moderator",
+		Metadata:     json.RawMessage(`{"@private":{"email":"a@example.com","contactNumber":"0123"},"n":1.5,"list":[1,"two",null,true],"ü":"ß"}`),
+		Tags:         []string{"vip", "beta tester", "ünïcode"},
+		LastActiveAt: base - 10,
+		CreatedAt:    base,
+		UpdatedAt:    base + 1,
+	}
+
+	t.Run("CreateGet", func(t *testing.T) {
+		must(t, "CreateUser", s.CreateUser(ctx, full, nil))
+		got, err := s.GetUser(ctx, app.ID, full.UID)
+		must(t, "GetUser", err)
+		checkUser(t, "GetUser", got, full)
+		if got.Status != "offline" {
+			t.Errorf("Status = %q, want offline (nobody is connected)", got.Status)
+		}
+	})
+
+	t.Run("RoundTrip", func(t *testing.T) {
+		tests := []struct {
+			name string
+			edit func(u *store.User)
+		}{
+			{"minimal", func(u *store.User) {}},
+			{"nil metadata and tags", func(u *store.User) { u.Metadata, u.Tags = nil, nil }},
+			{"empty object metadata", func(u *store.User) { u.Metadata = json.RawMessage(`{}`) }},
+			{"nested metadata", func(u *store.User) {
+				u.Metadata = json.RawMessage(`{"a":{"b":{"c":[1,2,{"d":"e"}]}},"quote":"\"'\\","emoji":"📞"}`)
+			}},
+			{"one tag", func(u *store.User) { u.Tags = []string{"solo"} }},
+			{"tags with punctuation", func(u *store.User) { u.Tags = []string{`a"b`, "c,d", "[e]", ""} }},
+			{"deactivated", func(u *store.User) { u.DeactivatedAt = base + 5 }},
+			{"long name", func(u *store.User) { u.Name = strings.Repeat("ñ", 100) }},
+		}
+		for i, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				u := userRec(app.ID, fmt.Sprintf("roundtrip-%d", i))
+				tc.edit(u)
+				must(t, "CreateUser", s.CreateUser(ctx, u, nil))
+				got, err := s.GetUser(ctx, app.ID, u.UID)
+				must(t, "GetUser", err)
+				checkUser(t, "GetUser", got, u)
+			})
+		}
+	})
+
+	t.Run("CreateErrors", func(t *testing.T) {
+		dup := userRec(app.ID, full.UID)
+		dup.Name = "Impostor"
+		tests := []struct {
+			name string
+			u    *store.User
+			want error
+		}{
+			{"duplicate", dup, store.ErrAlreadyExists},
+			{"missing app", userRec("missing-app", "someone"), store.ErrNotFound},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, "CreateUser", s.CreateUser(ctx, tc.u, nil), tc.want)
+			})
+		}
+		got, err := s.GetUser(ctx, app.ID, full.UID)
+		must(t, "GetUser", err)
+		checkUser(t, "user after failed duplicate create", got, full)
+	})
+
+	t.Run("GetMissing", func(t *testing.T) {
+		other := newApp(t, s)
+		tests := []struct{ app, uid string }{
+			{app.ID, "nobody"},
+			{app.ID, ""},
+			{other.ID, full.UID},
+			{"missing-app", full.UID},
+		}
+		for _, tc := range tests {
+			_, err := s.GetUser(ctx, tc.app, tc.uid)
+			wantErr(t, fmt.Sprintf("GetUser(%q, %q)", tc.app, tc.uid), err, store.ErrNotFound)
+		}
+	})
+
+	t.Run("CreateWithToken", func(t *testing.T) {
+		u := userRec(app.ID, "with-token")
+		tok := tokenRec(app.ID, u.UID)
+		must(t, "CreateUser", s.CreateUser(ctx, u, tok))
+		gotTok, gotUser, err := s.GetSession(ctx, tok.Hash)
+		must(t, "GetSession", err)
+		checkToken(t, "token", gotTok, tok)
+		checkUser(t, "user of the token", gotUser, u)
+		list, err := s.ListAuthTokens(ctx, app.ID, u.UID)
+		must(t, "ListAuthTokens", err)
+		if len(list) != 1 {
+			t.Errorf("%d tokens, want 1", len(list))
+		}
+	})
+
+	t.Run("CreateWithTokenAtomic", func(t *testing.T) {
+		existing := userRec(app.ID, "atomic-existing")
+		existingTok := tokenRec(app.ID, existing.UID)
+		must(t, "CreateUser", s.CreateUser(ctx, existing, existingTok))
+
+		t.Run("user insert fails", func(t *testing.T) {
+			dup := userRec(app.ID, existing.UID)
+			tok := tokenRec(app.ID, dup.UID)
+			wantErr(t, "CreateUser(duplicate, token)", s.CreateUser(ctx, dup, tok), store.ErrAlreadyExists)
+			_, _, err := s.GetSession(ctx, tok.Hash)
+			wantErr(t, "GetSession of the failed create's token", err, store.ErrNotFound)
+			list, err := s.ListAuthTokens(ctx, app.ID, existing.UID)
+			must(t, "ListAuthTokens", err)
+			if got := tokenHashes(list); !reflect.DeepEqual(got, tokenHashes([]*store.AuthToken{existingTok})) {
+				t.Errorf("existing user's tokens changed: %v", got)
+			}
+		})
+		t.Run("user insert fails, missing app", func(t *testing.T) {
+			u := userRec("missing-app", "ghost")
+			tok := tokenRec(u.AppID, u.UID)
+			wantErr(t, "CreateUser(missing app, token)", s.CreateUser(ctx, u, tok), store.ErrNotFound)
+			_, _, err := s.GetSession(ctx, tok.Hash)
+			wantErr(t, "GetSession of the failed create's token", err, store.ErrNotFound)
+		})
+		t.Run("token insert fails", func(t *testing.T) {
+			u := userRec(app.ID, "atomic-new")
+			tok := tokenRec(app.ID, u.UID)
+			tok.Hash = existingTok.Hash // collides
+			wantErr(t, "CreateUser(user, duplicate token)", s.CreateUser(ctx, u, tok), store.ErrAlreadyExists)
+			_, err := s.GetUser(ctx, app.ID, u.UID)
+			wantErr(t, "GetUser after a failed create", err, store.ErrNotFound)
+			// The uid is still free.
+			must(t, "CreateUser retry", s.CreateUser(ctx, u, tokenRec(app.ID, u.UID)))
+		})
+	})
+}
+
+// ---- list users
+
+func testListUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	other := newApp(t, s)
+	people := []struct{ uid, name string }{
+		{"alice-1", "Alice Liddell"},
+		{"bob_2", "Bobby Tables"},
+		{"carol3", "Carol 100% Sure"},
+		{"dave", "Dave x_y"},
+		{"erin", "Érin Ünal"},
+		{"frank", "FRANK"},
+		{"grace", `Grace back\slash`},
+	}
+	var all []string
+	for _, p := range people {
+		u := userRec(app.ID, p.uid)
+		u.Name = p.name
+		must(t, "CreateUser", s.CreateUser(ctx, u, nil))
+		all = append(all, p.uid)
+	}
+	// Noise in another app that matches every search.
+	for _, p := range people {
+		newUser(t, s, other.ID, p.uid+"-other")
+	}
+	sort.Strings(all)
+
+	t.Run("Search", func(t *testing.T) {
+		tests := []struct {
+			search string
+			want   []string
+		}{
+			{"", all},
+			{"alice", []string{"alice-1"}},   // uid
+			{"ALICE", []string{"alice-1"}},   // uid, case-insensitive
+			{"liddell", []string{"alice-1"}}, // name
+			{"LiDDeLL", []string{"alice-1"}}, // name, case-insensitive
+			{"frank", []string{"frank"}},     // upper-case name, lower-case search
+			{"a", []string{"alice-1", "bob_2", "carol3", "dave", "erin", "frank", "grace"}},
+			{"_", []string{"bob_2", "dave"}}, // literal underscore in uid and name
+			{"e_1", nil},                     // "_" as a wildcard would match alice-1
+			{"%", []string{"carol3"}},        // literal percent
+			{"0% s", []string{"carol3"}},     // percent in the middle
+			{"%sure", nil},                   // "%" as a wildcard would match carol3
+			{`\`, []string{"grace"}},         // backslash is literal too
+			{`k\s`, []string{"grace"}},       // backslash is literal too
+			{`\%`, nil},                      // an escape sequence is literal
+			{"ünal", []string{"erin"}},       // non-ASCII, case-insensitive
+			{"ÉRIN", []string{"erin"}},       // non-ASCII upper-case search
+			{"nobody", nil},                  // no match
+			{"alice-1-other", nil},           // other app's users never show
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%q", tc.search), func(t *testing.T) {
+				got, total, err := s.ListUsers(ctx, app.ID, store.UserQuery{Search: tc.search, Limit: 100})
+				must(t, "ListUsers", err)
+				if g := uids(got); !slices.Equal(g, tc.want) {
+					t.Errorf("ListUsers(search %q) = %q, want %q", tc.search, g, tc.want)
+				}
+				if total != len(tc.want) {
+					t.Errorf("total = %d, want %d", total, len(tc.want))
+				}
+			})
+		}
+	})
+
+	t.Run("Status", func(t *testing.T) {
+		// Presence lives in the realtime layer: the store sees nobody online.
+		got, total, err := s.ListUsers(ctx, app.ID, store.UserQuery{Status: "offline", Limit: 100})
+		must(t, "ListUsers(offline)", err)
+		if g := uids(got); !slices.Equal(g, all) || total != len(all) {
+			t.Errorf("offline: %q (total %d), want %q", g, total, all)
+		}
+		for _, u := range got {
+			if u.Status != "offline" {
+				t.Errorf("%s: status %q in the offline list", u.UID, u.Status)
+			}
+		}
+		got, total, err = s.ListUsers(ctx, app.ID, store.UserQuery{Status: "online", Limit: 100})
+		must(t, "ListUsers(online)", err)
+		if len(got) != 0 || total != 0 {
+			t.Errorf("online: %q (total %d), want none", uids(got), total)
+		}
+		got, total, err = s.ListUsers(ctx, app.ID, store.UserQuery{Status: "offline", Search: "ALICE", Limit: 100})
+		must(t, "ListUsers(offline, search)", err)
+		if g := uids(got); !slices.Equal(g, []string{"alice-1"}) || total != 1 {
+			t.Errorf("offline+search: %q (total %d)", g, total)
+		}
+	})
+
+	t.Run("Pagination", func(t *testing.T) {
+		papp := newApp(t, s)
+		var want []string
+		for i := range 25 {
+			uid := fmt.Sprintf("page-%02d", i)
+			want = append(want, uid)
+		}
+		// Insert out of order; lists are ordered by uid.
+		for _, i := range rand25() {
+			newUser(t, s, papp.ID, want[i])
+		}
+		tests := []struct {
+			limit, offset int
+			search        string
+			want          []string
+			total         int
+		}{
+			{10, 0, "", want[0:10], 25},
+			{10, 10, "", want[10:20], 25},
+			{10, 20, "", want[20:25], 25},
+			{10, 25, "", nil, 25},
+			{10, 1000, "", nil, 25},
+			{1, 24, "", want[24:], 25},
+			{100, 0, "", want, 25},
+			{3, 0, "page-1", want[10:13], 10},
+			{3, 9, "page-1", want[19:20], 10},
+			{5, 0, "PAGE-2", want[20:25], 5},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("limit=%d,offset=%d,search=%q", tc.limit, tc.offset, tc.search), func(t *testing.T) {
+				got, total, err := s.ListUsers(ctx, papp.ID, store.UserQuery{Limit: tc.limit, Offset: tc.offset, Search: tc.search})
+				must(t, "ListUsers", err)
+				if g := uids(got); !slices.Equal(g, tc.want) {
+					t.Errorf("page = %q, want %q", g, tc.want)
+				}
+				if total != tc.total {
+					t.Errorf("total = %d, want %d", total, tc.total)
+				}
+			})
+		}
+		// Walking the pages visits every user once.
+		var seen []string
+		for off := 0; ; off += 7 {
+			got, _, err := s.ListUsers(ctx, papp.ID, store.UserQuery{Limit: 7, Offset: off})
+			must(t, "ListUsers", err)
+			if len(got) == 0 {
+				break
+			}
+			seen = append(seen, uids(got)...)
+		}
+		if !slices.Equal(seen, want) {
+			t.Errorf("paging by 7 saw %q", seen)
+		}
+	})
+
+	t.Run("EmptyApp", func(t *testing.T) {
+		empty := newApp(t, s)
+		got, total, err := s.ListUsers(ctx, empty.ID, store.UserQuery{Limit: 10})
+		must(t, "ListUsers", err)
+		if len(got) != 0 || total != 0 {
+			t.Errorf("empty app lists %q, total %d", uids(got), total)
+		}
+	})
+}
+
+// rand25 is a fixed permutation of 0..24.
+func rand25() []int {
+	return []int{17, 3, 24, 0, 11, 8, 21, 14, 5, 19, 1, 23, 9, 16, 2, 12, 7, 20, 4, 15, 22, 10, 6, 18, 13}
+}
+
+// ---- update user
+
+func ptr[T any](v T) *T { return &v }
+
+func testUpdateUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+
+	seed := func(uid string) *store.User {
+		u := userRec(app.ID, uid)
+		u.Avatar = "https://example.com/a.png"
+		u.Link = "https://example.com/u"
+		u.Role = "default"
+		u.Metadata = json.RawMessage(`{"k":"v"}`)
+		u.Tags = []string{"t1", "t2"}
+		u.LastActiveAt = base - 100
+		must(t, "CreateUser", s.CreateUser(ctx, u, nil))
+		return u
+	}
+
+	t.Run("Patch", func(t *testing.T) {
+		meta := json.RawMessage(`{"new":{"nested":[1,2,3]},"x":"ÿ"}`)
+		tests := []struct {
+			name  string
+			patch store.UserPatch
+			edit  func(u *store.User) // the expected effect on the user
+		}{
+			{"empty patch", store.UserPatch{}, func(u *store.User) {}},
+			{"name", store.UserPatch{Name: ptr("New Name")}, func(u *store.User) { u.Name = "New Name" }},
+			{"avatar", store.UserPatch{Avatar: ptr("https://x.example/b.png")}, func(u *store.User) { u.Avatar = "https://x.example/b.png" }},
+			{"clear avatar", store.UserPatch{Avatar: ptr("")}, func(u *store.User) { u.Avatar = "" }},
+			{"link", store.UserPatch{Link: ptr("https://x.example")}, func(u *store.User) { u.Link = "https://x.example" }},
+			{"role", store.UserPatch{Role: ptr("admin")}, func(u *store.User) { u.Role = "admin" }},
+			{"metadata", store.UserPatch{Metadata: &meta}, func(u *store.User) { u.Metadata = meta }},
+			{"tags", store.UserPatch{Tags: ptr([]string{"x"})}, func(u *store.User) { u.Tags = []string{"x"} }},
+			{"clear tags", store.UserPatch{Tags: ptr([]string{})}, func(u *store.User) { u.Tags = nil }},
+			{"everything", store.UserPatch{Name: ptr("N"), Avatar: ptr("A"), Link: ptr("L"), Role: ptr("R"),
+				Metadata: &meta, Tags: ptr([]string{"a", "b"})}, func(u *store.User) {
+				u.Name, u.Avatar, u.Link, u.Role, u.Metadata, u.Tags = "N", "A", "L", "R", meta, []string{"a", "b"}
+			}},
+		}
+		for i, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				u := seed(fmt.Sprintf("patch-%d", i))
+				now := base + 500
+				want := *u
+				tc.edit(&want)
+				want.UpdatedAt = now
+				got, err := s.UpdateUser(ctx, app.ID, u.UID, tc.patch, now)
+				must(t, "UpdateUser", err)
+				checkUser(t, "UpdateUser result", got, &want)
+				stored, err := s.GetUser(ctx, app.ID, u.UID)
+				must(t, "GetUser", err)
+				checkUser(t, "GetUser after UpdateUser", stored, &want)
+			})
+		}
+	})
+
+	t.Run("Successive", func(t *testing.T) {
+		// Each patch leaves the fields it does not name as the previous one left them.
+		u := seed("successive")
+		_, err := s.UpdateUser(ctx, app.ID, u.UID, store.UserPatch{Name: ptr("First")}, base+1)
+		must(t, "UpdateUser 1", err)
+		_, err = s.UpdateUser(ctx, app.ID, u.UID, store.UserPatch{Tags: ptr([]string{"z"})}, base+2)
+		must(t, "UpdateUser 2", err)
+		got, err := s.UpdateUser(ctx, app.ID, u.UID, store.UserPatch{Role: ptr("owner")}, base+3)
+		must(t, "UpdateUser 3", err)
+		want := *u
+		want.Name, want.Tags, want.Role, want.UpdatedAt = "First", []string{"z"}, "owner", base+3
+		checkUser(t, "after three patches", got, &want)
+	})
+
+	t.Run("DeactivateReactivate", func(t *testing.T) {
+		u := seed("deact")
+		steps := []struct {
+			name        string
+			deactivated bool
+			now         int64
+			wantAt      int64
+			tokenErr    error
+		}{
+			{"deactivate", true, base + 10, base + 10, store.ErrNotFound},
+			{"deactivate again keeps the first time", true, base + 20, base + 10, store.ErrNotFound},
+			{"reactivate", false, base + 30, 0, nil},
+			{"reactivate again", false, base + 40, 0, nil},
+			{"deactivate after reactivation", true, base + 50, base + 50, store.ErrNotFound},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				got, err := s.UpdateUser(ctx, app.ID, u.UID, store.UserPatch{Deactivated: ptr(st.deactivated)}, st.now)
+				must(t, "UpdateUser", err)
+				if got.DeactivatedAt != st.wantAt {
+					t.Errorf("DeactivatedAt = %d, want %d", got.DeactivatedAt, st.wantAt)
+				}
+				stored, err := s.GetUser(ctx, app.ID, u.UID)
+				must(t, "GetUser (a deactivated user is still readable)", err)
+				if stored.DeactivatedAt != st.wantAt {
+					t.Errorf("stored DeactivatedAt = %d, want %d", stored.DeactivatedAt, st.wantAt)
+				}
+				if stored.Name != u.Name || !jsonEqual(stored.Metadata, u.Metadata) {
+					t.Errorf("deactivation changed other fields: %+v", stored)
+				}
+				err = s.CreateAuthToken(ctx, tokenRec(app.ID, u.UID))
+				if st.tokenErr == nil {
+					must(t, "CreateAuthToken", err)
+				} else {
+					wantErr(t, "CreateAuthToken", err, st.tokenErr)
+				}
+			})
+		}
+	})
+
+	t.Run("Missing", func(t *testing.T) {
+		other := newApp(t, s)
+		seed("present")
+		tests := []struct{ app, uid string }{
+			{app.ID, "nobody"},
+			{other.ID, "present"},
+			{"missing-app", "present"},
+		}
+		for _, tc := range tests {
+			_, err := s.UpdateUser(ctx, tc.app, tc.uid, store.UserPatch{Name: ptr("x")}, base)
+			wantErr(t, fmt.Sprintf("UpdateUser(%q, %q)", tc.app, tc.uid), err, store.ErrNotFound)
+		}
+		_, err := s.GetUser(ctx, other.ID, "present")
+		wantErr(t, "UpdateUser must not create", err, store.ErrNotFound)
+	})
+}
+
+// ---- delete user
+
+func testDeleteUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+
+	u := newUser(t, s, app.ID, "doomed")
+	bystander := newUser(t, s, app.ID, "bystander")
+	var toks []*store.AuthToken
+	for range 3 {
+		toks = append(toks, newToken(t, s, app.ID, u.UID))
+	}
+	keep := newToken(t, s, app.ID, bystander.UID)
+
+	got, err := s.DeleteUser(ctx, app.ID, u.UID)
+	must(t, "DeleteUser", err)
+	if !reflect.DeepEqual(tokenHashes(got), tokenHashes(toks)) {
+		t.Errorf("DeleteUser returned tokens %v, want %v", tokenHashes(got), tokenHashes(toks))
+	}
+	for _, tk := range got {
+		if tk.AppID != app.ID || tk.UID != u.UID || tk.ID == "" {
+			t.Errorf("returned token lacks its identity: %+v", tk)
+		}
+	}
+	_, err = s.GetUser(ctx, app.ID, u.UID)
+	wantErr(t, "GetUser after DeleteUser", err, store.ErrNotFound)
+	for _, tk := range toks {
+		_, _, err := s.GetSession(ctx, tk.Hash)
+		wantErr(t, "GetSession of a deleted user's token", err, store.ErrNotFound)
+	}
+	list, err := s.ListAuthTokens(ctx, app.ID, u.UID)
+	must(t, "ListAuthTokens", err)
+	if len(list) != 0 {
+		t.Errorf("%d tokens survive their user", len(list))
+	}
+	if _, _, err := s.GetSession(ctx, keep.Hash); err != nil {
+		t.Errorf("bystander's token: %v", err)
+	}
+	_, err = s.DeleteUser(ctx, app.ID, u.UID)
+	wantErr(t, "DeleteUser again", err, store.ErrNotFound)
+	_, err = s.DeleteUser(ctx, "missing-app", bystander.UID)
+	wantErr(t, "DeleteUser under a missing app", err, store.ErrNotFound)
+
+	t.Run("WithoutTokens", func(t *testing.T) {
+		newUser(t, s, app.ID, "lonely")
+		got, err := s.DeleteUser(ctx, app.ID, "lonely")
+		must(t, "DeleteUser", err)
+		if len(got) != 0 {
+			t.Errorf("returned %d tokens", len(got))
+		}
+	})
+
+	t.Run("Recreate", func(t *testing.T) {
+		// A deleted uid is free again and does not inherit anything.
+		again := newUser(t, s, app.ID, u.UID)
+		list, err := s.ListAuthTokens(ctx, app.ID, again.UID)
+		must(t, "ListAuthTokens", err)
+		if len(list) != 0 {
+			t.Errorf("recreated user has %d tokens", len(list))
+		}
+	})
+}
+
+// ---- auth tokens
+
+func testAuthTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	other := newApp(t, s)
+	u := newUser(t, s, app.ID, "tokuser")
+	u2 := newUser(t, s, app.ID, "tokuser2")
+	newUser(t, s, other.ID, "only-in-other")
+
+	t.Run("CreateGetSession", func(t *testing.T) {
+		tok := tokenRec(app.ID, u.UID)
+		tok.ExpiresAt = base + 100_000_000 // beyond every "now" of DeleteExpired
+		tok.LastUsedAt = base
+		must(t, "CreateAuthToken", s.CreateAuthToken(ctx, tok))
+		gotTok, gotUser, err := s.GetSession(ctx, tok.Hash)
+		must(t, "GetSession", err)
+		checkToken(t, "GetSession token", gotTok, tok)
+		checkUser(t, "GetSession user", gotUser, u)
+		got, err := s.GetAuthToken(ctx, app.ID, u.UID, tok.ID)
+		must(t, "GetAuthToken", err)
+		checkToken(t, "GetAuthToken", got, tok)
+	})
+
+	t.Run("CreateErrors", func(t *testing.T) {
+		deact := newUser(t, s, app.ID, "deactivated")
+		_, err := s.UpdateUser(ctx, app.ID, deact.UID, store.UserPatch{Deactivated: ptr(true)}, base)
+		must(t, "deactivate", err)
+		existing := newToken(t, s, app.ID, u.UID)
+		dupHash := tokenRec(app.ID, u2.UID)
+		dupHash.Hash = existing.Hash
+		dupID := tokenRec(app.ID, u.UID)
+		dupID.ID = existing.ID
+		tests := []struct {
+			name string
+			tok  *store.AuthToken
+			want error
+		}{
+			{"missing user", tokenRec(app.ID, "nobody"), store.ErrNotFound},
+			{"user of another app", tokenRec(app.ID, "only-in-other"), store.ErrNotFound},
+			{"missing app", tokenRec("missing-app", u.UID), store.ErrNotFound},
+			{"deactivated user", tokenRec(app.ID, deact.UID), store.ErrNotFound},
+			{"duplicate hash", dupHash, store.ErrAlreadyExists},
+			{"duplicate display id for the user", dupID, store.ErrAlreadyExists},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, "CreateAuthToken", s.CreateAuthToken(ctx, tc.tok), tc.want)
+				if tc.want == store.ErrNotFound {
+					_, _, err := s.GetSession(ctx, tc.tok.Hash)
+					wantErr(t, "GetSession of a refused token", err, store.ErrNotFound)
+				}
+			})
+		}
+		// The same display id under another user is fine: ids are per user.
+		sameID := tokenRec(app.ID, u2.UID)
+		sameID.ID = existing.ID
+		must(t, "CreateAuthToken(same display id, other user)", s.CreateAuthToken(ctx, sameID))
+	})
+
+	t.Run("GetMissing", func(t *testing.T) {
+		tok := newToken(t, s, app.ID, u.UID)
+		_, _, err := s.GetSession(ctx, newHash())
+		wantErr(t, "GetSession(unknown hash)", err, store.ErrNotFound)
+		_, _, err = s.GetSession(ctx, tok.Hash[:16])
+		wantErr(t, "GetSession(hash prefix)", err, store.ErrNotFound)
+		tests := []struct{ app, uid, id string }{
+			{app.ID, u.UID, "tok_missing"},
+			{app.ID, u2.UID, tok.ID},                      // another user's token
+			{other.ID, u.UID, tok.ID},                     // another app
+			{app.ID, u.UID, ""},                           // empty id
+			{app.ID, u.UID, hex.EncodeToString(tok.Hash)}, // the hash is not the id
+		}
+		for _, tc := range tests {
+			_, err := s.GetAuthToken(ctx, tc.app, tc.uid, tc.id)
+			wantErr(t, fmt.Sprintf("GetAuthToken(%q, %q, %q)", tc.app, tc.uid, tc.id), err, store.ErrNotFound)
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		lu := newUser(t, s, app.ID, "lister")
+		var want []*store.AuthToken
+		for range 4 {
+			want = append(want, newToken(t, s, app.ID, lu.UID))
+		}
+		newToken(t, s, app.ID, u2.UID) // noise
+		got, err := s.ListAuthTokens(ctx, app.ID, lu.UID)
+		must(t, "ListAuthTokens", err)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ListAuthTokens: got %d tokens, want %d in creation order", len(got), len(want))
+			for i := range got {
+				t.Logf("  got %+v", got[i])
+			}
+		}
+		for _, q := range []struct{ app, uid string }{{other.ID, lu.UID}, {app.ID, "nobody"}} {
+			got, err := s.ListAuthTokens(ctx, q.app, q.uid)
+			must(t, "ListAuthTokens", err)
+			if len(got) != 0 {
+				t.Errorf("ListAuthTokens(%q, %q) = %d tokens", q.app, q.uid, len(got))
+			}
+		}
+	})
+
+	t.Run("StartSession", func(t *testing.T) {
+		su := newUser(t, s, app.ID, "sessioner")
+		tok := newToken(t, s, app.ID, su.UID)
+		sibling := newToken(t, s, app.ID, su.UID)
+		up := store.SessionUpdate{Platform: "ios", DeviceID: "iphone-15-" + randHex(4), UserAgent: "CometChatCalls/5 iOS", Now: base + 777}
+		must(t, "StartSession", s.StartSession(ctx, tok.Hash, up))
+		gotTok, gotUser, err := s.GetSession(ctx, tok.Hash)
+		must(t, "GetSession", err)
+		want := *tok
+		want.Platform, want.DeviceID, want.UserAgent, want.LastUsedAt = up.Platform, up.DeviceID, up.UserAgent, up.Now
+		checkToken(t, "token after StartSession", gotTok, &want)
+		if gotUser.LastActiveAt != up.Now {
+			t.Errorf("user LastActiveAt = %d, want %d", gotUser.LastActiveAt, up.Now)
+		}
+		stored, err := s.GetUser(ctx, app.ID, su.UID)
+		must(t, "GetUser", err)
+		if stored.LastActiveAt != up.Now {
+			t.Errorf("GetUser LastActiveAt = %d, want %d", stored.LastActiveAt, up.Now)
+		}
+		// Only this token's device fields change.
+		sib, err := s.GetAuthToken(ctx, app.ID, su.UID, sibling.ID)
+		must(t, "GetAuthToken(sibling)", err)
+		checkToken(t, "sibling token", sib, sibling)
+		// Other users are untouched.
+		other, err := s.GetUser(ctx, app.ID, u2.UID)
+		must(t, "GetUser(u2)", err)
+		if other.LastActiveAt != u2.LastActiveAt {
+			t.Errorf("another user's LastActiveAt changed to %d", other.LastActiveAt)
+		}
+		wantErr(t, "StartSession(unknown hash)", s.StartSession(ctx, newHash(), up), store.ErrNotFound)
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		du := newUser(t, s, app.ID, "deleter")
+		tok := newToken(t, s, app.ID, du.UID)
+		keep := newToken(t, s, app.ID, du.UID)
+		_, err := s.DeleteAuthToken(ctx, other.ID, du.UID, tok.ID)
+		wantErr(t, "DeleteAuthToken under another app", err, store.ErrNotFound)
+		_, err = s.DeleteAuthToken(ctx, app.ID, u2.UID, tok.ID)
+		wantErr(t, "DeleteAuthToken under another user", err, store.ErrNotFound)
+		got, err := s.DeleteAuthToken(ctx, app.ID, du.UID, tok.ID)
+		must(t, "DeleteAuthToken", err)
+		checkToken(t, "deleted token", got, tok)
+		_, _, err = s.GetSession(ctx, tok.Hash)
+		wantErr(t, "GetSession after delete", err, store.ErrNotFound)
+		_, err = s.GetAuthToken(ctx, app.ID, du.UID, tok.ID)
+		wantErr(t, "GetAuthToken after delete", err, store.ErrNotFound)
+		_, err = s.DeleteAuthToken(ctx, app.ID, du.UID, tok.ID)
+		wantErr(t, "DeleteAuthToken again", err, store.ErrNotFound)
+		_, err = s.DeleteAuthToken(ctx, app.ID, du.UID, "tok_missing")
+		wantErr(t, "DeleteAuthToken(missing)", err, store.ErrNotFound)
+		if _, _, err := s.GetSession(ctx, keep.Hash); err != nil {
+			t.Errorf("sibling token: %v", err)
+		}
+	})
+
+	t.Run("Flush", func(t *testing.T) {
+		fu := newUser(t, s, app.ID, "flusher")
+		var toks []*store.AuthToken
+		for range 5 {
+			toks = append(toks, newToken(t, s, app.ID, fu.UID))
+		}
+		keep := newToken(t, s, app.ID, u2.UID)
+		got, err := s.DeleteAuthTokens(ctx, other.ID, fu.UID)
+		must(t, "DeleteAuthTokens under another app", err)
+		if len(got) != 0 {
+			t.Errorf("flush under another app removed %d tokens", len(got))
+		}
+		got, err = s.DeleteAuthTokens(ctx, app.ID, fu.UID)
+		must(t, "DeleteAuthTokens", err)
+		if !reflect.DeepEqual(tokenHashes(got), tokenHashes(toks)) {
+			t.Errorf("flushed %v, want %v", tokenHashes(got), tokenHashes(toks))
+		}
+		list, err := s.ListAuthTokens(ctx, app.ID, fu.UID)
+		must(t, "ListAuthTokens", err)
+		if len(list) != 0 {
+			t.Errorf("%d tokens left after flush", len(list))
+		}
+		for _, tk := range toks {
+			_, _, err := s.GetSession(ctx, tk.Hash)
+			wantErr(t, "GetSession after flush", err, store.ErrNotFound)
+		}
+		if _, _, err := s.GetSession(ctx, keep.Hash); err != nil {
+			t.Errorf("another user's token: %v", err)
+		}
+		got, err = s.DeleteAuthTokens(ctx, app.ID, fu.UID)
+		must(t, "DeleteAuthTokens with none left", err)
+		if len(got) != 0 {
+			t.Errorf("second flush returned %d", len(got))
+		}
+		// The user stays.
+		if _, err := s.GetUser(ctx, app.ID, fu.UID); err != nil {
+			t.Errorf("GetUser after flush: %v", err)
+		}
+	})
+
+	t.Run("Touch", func(t *testing.T) {
+		tu := newUser(t, s, app.ID, "toucher")
+		a, b := tokenRec(app.ID, tu.UID), tokenRec(app.ID, tu.UID)
+		a.LastUsedAt, b.LastUsedAt = base+100, base+100
+		must(t, "CreateAuthToken a", s.CreateAuthToken(ctx, a))
+		must(t, "CreateAuthToken b", s.CreateAuthToken(ctx, b))
+		steps := []struct {
+			name         string
+			touch        map[string]int64
+			wantA, wantB int64
+		}{
+			{"empty", map[string]int64{}, base + 100, base + 100},
+			{"nil", nil, base + 100, base + 100},
+			{"forward", map[string]int64{string(a.Hash): base + 200}, base + 200, base + 100},
+			{"backward is ignored", map[string]int64{string(a.Hash): base + 150}, base + 200, base + 100},
+			{"same is fine", map[string]int64{string(a.Hash): base + 200}, base + 200, base + 100},
+			{"many at once, mixed", map[string]int64{string(a.Hash): base + 300, string(b.Hash): base + 50}, base + 300, base + 100},
+			{"unknown hash is ignored", map[string]int64{string(newHash()): base + 999, string(b.Hash): base + 400}, base + 300, base + 400},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				must(t, "TouchAuthTokens", s.TouchAuthTokens(ctx, st.touch))
+				ga, err := s.GetAuthToken(ctx, app.ID, tu.UID, a.ID)
+				must(t, "GetAuthToken a", err)
+				gb, err := s.GetAuthToken(ctx, app.ID, tu.UID, b.ID)
+				must(t, "GetAuthToken b", err)
+				if ga.LastUsedAt != st.wantA || gb.LastUsedAt != st.wantB {
+					t.Errorf("lastUsedAt a=%d b=%d, want %d %d", ga.LastUsedAt-base, gb.LastUsedAt-base, st.wantA-base, st.wantB-base)
+				}
+			})
+		}
+		t.Run("many", func(t *testing.T) {
+			m := map[string]int64{}
+			var toks []*store.AuthToken
+			for i := range 300 {
+				tk := tokenRec(app.ID, tu.UID)
+				must(t, "CreateAuthToken", s.CreateAuthToken(ctx, tk))
+				m[string(tk.Hash)] = base + 1000 + int64(i)
+				toks = append(toks, tk)
+			}
+			must(t, "TouchAuthTokens", s.TouchAuthTokens(ctx, m))
+			for _, tk := range toks {
+				got, _, err := s.GetSession(ctx, tk.Hash)
+				must(t, "GetSession", err)
+				if got.LastUsedAt != m[string(tk.Hash)] {
+					t.Fatalf("token %s lastUsedAt %d, want %d", tk.ID, got.LastUsedAt, m[string(tk.Hash)])
+				}
+			}
+		})
+	})
+
+	t.Run("DeleteExpired", func(t *testing.T) {
+		eapp := newApp(t, s)
+		e1 := newUser(t, s, eapp.ID, "exp1")
+		e2 := newUser(t, s, eapp.ID, "exp2")
+		now := base + 10_000
+		mk := func(uid string, expires int64) *store.AuthToken {
+			tk := tokenRec(eapp.ID, uid)
+			tk.ExpiresAt = expires
+			must(t, "CreateAuthToken", s.CreateAuthToken(ctx, tk))
+			return tk
+		}
+		never := mk(e1.UID, 0)
+		expired1 := mk(e1.UID, now-1)
+		expired2 := mk(e2.UID, now-5000)
+		expired3 := mk(e2.UID, 1) // long ago
+		live := mk(e1.UID, now+1)
+		liveFar := mk(e2.UID, now+1_000_000)
+		got, err := s.DeleteExpiredAuthTokens(ctx, now)
+		must(t, "DeleteExpiredAuthTokens", err)
+		want := []*store.AuthToken{expired1, expired2, expired3}
+		if !reflect.DeepEqual(tokenHashes(got), tokenHashes(want)) {
+			t.Errorf("deleted %d tokens %v, want %v", len(got), tokenHashes(got), tokenHashes(want))
+		}
+		for _, tk := range got {
+			if tk.AppID != eapp.ID || tk.UID == "" || tk.ID == "" || tk.ExpiresAt == 0 {
+				t.Errorf("returned token lacks what revocation needs: %+v", tk)
+			}
+		}
+		for _, tk := range want {
+			_, _, err := s.GetSession(ctx, tk.Hash)
+			wantErr(t, "GetSession of an expired token", err, store.ErrNotFound)
+		}
+		for _, tk := range []*store.AuthToken{never, live, liveFar} {
+			if _, _, err := s.GetSession(ctx, tk.Hash); err != nil {
+				t.Errorf("token expiring at %d was removed: %v", tk.ExpiresAt, err)
+			}
+		}
+		// Tokens of the other tests (expiresAt 0 or in the future) survive.
+		if _, err := s.ListAuthTokens(ctx, app.ID, u.UID); err != nil {
+			t.Error(err)
+		}
+		got, err = s.DeleteExpiredAuthTokens(ctx, now)
+		must(t, "DeleteExpiredAuthTokens again", err)
+		if len(got) != 0 {
+			t.Errorf("second sweep deleted %d", len(got))
+		}
+		// Users stay.
+		for _, uid := range []string{e1.UID, e2.UID} {
+			if _, err := s.GetUser(ctx, eapp.ID, uid); err != nil {
+				t.Errorf("GetUser(%s): %v", uid, err)
+			}
+		}
+	})
+}
+
+// ---- concurrency
+
+func testConcurrentAuthTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	const n = 50
+	var users []*store.User
+	for i := range 5 {
+		users = append(users, newUser(t, s, app.ID, fmt.Sprintf("conc-%d", i)))
+	}
+
+	t.Run("AllSucceed", func(t *testing.T) {
+		toks := make([]*store.AuthToken, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			toks[i] = tokenRec(app.ID, users[i%len(users)].UID)
+			wg.Go(func() {
+				<-start
+				errs[i] = s.CreateAuthToken(ctx, toks[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("CreateAuthToken #%d: %v", i, err)
+			}
+		}
+		// Acknowledged means readable, at once.
+		for _, tk := range toks {
+			got, u, err := s.GetSession(ctx, tk.Hash)
+			if err != nil {
+				t.Errorf("GetSession(%s): %v", tk.ID, err)
+				continue
+			}
+			checkToken(t, "token", got, tk)
+			if u.UID != tk.UID {
+				t.Errorf("token %s belongs to %s, want %s", tk.ID, u.UID, tk.UID)
+			}
+		}
+		total := 0
+		for _, u := range users {
+			list, err := s.ListAuthTokens(ctx, app.ID, u.UID)
+			must(t, "ListAuthTokens", err)
+			total += len(list)
+		}
+		if total != n {
+			t.Errorf("%d tokens listed, want %d", total, n)
+		}
+	})
+
+	t.Run("FailuresDoNotSpread", func(t *testing.T) {
+		// Good inserts racing with bad ones (missing user, duplicate hash,
+		// deactivated user) must succeed, whatever batch they share.
+		deact := newUser(t, s, app.ID, "conc-deactivated")
+		_, err := s.UpdateUser(ctx, app.ID, deact.UID, store.UserPatch{Deactivated: ptr(true)}, base)
+		must(t, "deactivate", err)
+		existing := newToken(t, s, app.ID, users[0].UID)
+		type job struct {
+			tok  *store.AuthToken
+			want error
+		}
+		var jobs []job
+		for i := range n {
+			jobs = append(jobs, job{tokenRec(app.ID, users[i%len(users)].UID), nil})
+			switch i % 5 {
+			case 1:
+				jobs = append(jobs, job{tokenRec(app.ID, fmt.Sprintf("ghost-%d", i)), store.ErrNotFound})
+			case 2:
+				dup := tokenRec(app.ID, users[1].UID)
+				dup.Hash = existing.Hash
+				jobs = append(jobs, job{dup, store.ErrAlreadyExists})
+			case 3:
+				jobs = append(jobs, job{tokenRec(app.ID, deact.UID), store.ErrNotFound})
+			}
+		}
+		errs := make([]error, len(jobs))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range jobs {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.CreateAuthToken(ctx, jobs[i].tok)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, j := range jobs {
+			if j.want == nil {
+				if errs[i] != nil {
+					t.Errorf("good insert #%d failed: %v", i, errs[i])
+					continue
+				}
+				if _, _, err := s.GetSession(ctx, j.tok.Hash); err != nil {
+					t.Errorf("good insert #%d not readable: %v", i, err)
+				}
+			} else {
+				wantErr(t, fmt.Sprintf("bad insert #%d", i), errs[i], j.want)
+			}
+		}
+	})
+}
+
+// ---- isolation
+
+func testIsolation(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := newApp(t, s), newApp(t, s)
+	const uid = "shared-uid"
+	ua := userRec(a.ID, uid)
+	ua.Name = "In A"
+	ub := userRec(b.ID, uid)
+	ub.Name = "In B"
+	must(t, "CreateUser a", s.CreateUser(ctx, ua, nil))
+	must(t, "CreateUser b (same uid, other app)", s.CreateUser(ctx, ub, nil))
+	ta := newToken(t, s, a.ID, uid)
+	tb := newToken(t, s, b.ID, uid)
+
+	t.Run("Users", func(t *testing.T) {
+		ga, err := s.GetUser(ctx, a.ID, uid)
+		must(t, "GetUser a", err)
+		gb, err := s.GetUser(ctx, b.ID, uid)
+		must(t, "GetUser b", err)
+		if ga.Name != "In A" || gb.Name != "In B" {
+			t.Errorf("names %q and %q", ga.Name, gb.Name)
+		}
+		_, err = s.UpdateUser(ctx, b.ID, uid, store.UserPatch{Name: ptr("B renamed"), Deactivated: ptr(true)}, base+1)
+		must(t, "UpdateUser b", err)
+		ga, err = s.GetUser(ctx, a.ID, uid)
+		must(t, "GetUser a", err)
+		if ga.Name != "In A" || ga.DeactivatedAt != 0 {
+			t.Errorf("updating b's user changed a's: %+v", ga)
+		}
+		// a's user can still get tokens though b's is deactivated.
+		newToken(t, s, a.ID, uid)
+		_, err = s.UpdateUser(ctx, b.ID, uid, store.UserPatch{Deactivated: ptr(false)}, base+2)
+		must(t, "reactivate b", err)
+	})
+
+	t.Run("Sessions", func(t *testing.T) {
+		for _, c := range []struct {
+			tok *store.AuthToken
+			app string
+		}{{ta, a.ID}, {tb, b.ID}} {
+			gt, gu, err := s.GetSession(ctx, c.tok.Hash)
+			must(t, "GetSession", err)
+			if gt.AppID != c.app || gu.AppID != c.app {
+				t.Errorf("token of %s resolves to app %s / user of %s", c.app, gt.AppID, gu.AppID)
+			}
+		}
+		_, err := s.GetAuthToken(ctx, b.ID, uid, ta.ID)
+		wantErr(t, "GetAuthToken(a's token under b)", err, store.ErrNotFound)
+		lb, err := s.ListAuthTokens(ctx, b.ID, uid)
+		must(t, "ListAuthTokens b", err)
+		for _, tk := range lb {
+			if tk.AppID != b.ID {
+				t.Errorf("b lists a token of %s", tk.AppID)
+			}
+		}
+		_, err = s.DeleteAuthToken(ctx, b.ID, uid, ta.ID)
+		wantErr(t, "DeleteAuthToken(a's token under b)", err, store.ErrNotFound)
+	})
+
+	t.Run("ListUsers", func(t *testing.T) {
+		newUser(t, s, a.ID, "only-a")
+		got, total, err := s.ListUsers(ctx, b.ID, store.UserQuery{Limit: 100})
+		must(t, "ListUsers b", err)
+		if g := uids(got); !slices.Equal(g, []string{uid}) || total != 1 {
+			t.Errorf("b lists %q (total %d)", g, total)
+		}
+		for _, u := range got {
+			if u.AppID != b.ID {
+				t.Errorf("b lists a user of %s", u.AppID)
+			}
+		}
+	})
+
+	t.Run("FlushAndDelete", func(t *testing.T) {
+		flushed, err := s.DeleteAuthTokens(ctx, b.ID, uid)
+		must(t, "DeleteAuthTokens b", err)
+		for _, tk := range flushed {
+			if tk.AppID != b.ID {
+				t.Errorf("flush under b removed a token of %s", tk.AppID)
+			}
+		}
+		if _, _, err := s.GetSession(ctx, ta.Hash); err != nil {
+			t.Errorf("a's token after flushing b: %v", err)
+		}
+		_, err = s.DeleteUser(ctx, b.ID, uid)
+		must(t, "DeleteUser b", err)
+		if _, err := s.GetUser(ctx, a.ID, uid); err != nil {
+			t.Errorf("a's user after deleting b's: %v", err)
+		}
+		if _, _, err := s.GetSession(ctx, ta.Hash); err != nil {
+			t.Errorf("a's token after deleting b's user: %v", err)
+		}
+	})
+}
+
+// ---- context
+
+func testContext(t *testing.T, s store.Store) {
+	live := t.Context()
+	app := newApp(t, s)
+	u := newUser(t, s, app.ID, "ctx-user")
+	tok := newToken(t, s, app.ID, u.UID)
+	key := keyRec(app.ID)
+	must(t, "CreateAPIKey", s.CreateAPIKey(live, key, 25))
+	for _, uid := range []string{"ctx-del-user", "ctx-flush", "ctx-del-tok"} {
+		newUser(t, s, app.ID, uid)
+	}
+	delTok := newToken(t, s, app.ID, "ctx-del-tok")
+	flushTok := newToken(t, s, app.ID, "ctx-flush")
+	expTok := tokenRec(app.ID, u.UID)
+	expTok.ExpiresAt = base
+	must(t, "CreateAuthToken", s.CreateAuthToken(live, expTok))
+
+	newTok := tokenRec(app.ID, u.UID)
+	newKey := keyRec(app.ID)
+	newU := userRec(app.ID, "ctx-new")
+	newA := &store.App{ID: "ctx-app-" + randHex(4), Name: "x", Region: "us", CreatedAt: base}
+
+	// Each call must fail under a dead context (without applying anything:
+	// check says so) and then succeed under a live one.
+	calls := []struct {
+		name  string
+		call  func(ctx context.Context) error
+		check func(t *testing.T) // after the dead-context call: nothing changed
+	}{
+		{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }, nil},
+		{"CreateApp", func(ctx context.Context) error { return s.CreateApp(ctx, newA) }, func(t *testing.T) {
+			_, err := s.GetApp(live, newA.ID)
+			wantErr(t, "GetApp", err, store.ErrNotFound)
+		}},
+		{"GetApp", func(ctx context.Context) error { _, err := s.GetApp(ctx, app.ID); return err }, nil},
+		{"ListApps", func(ctx context.Context) error { _, err := s.ListApps(ctx); return err }, nil},
+		{"UpdateApp", func(ctx context.Context) error {
+			a := *app
+			a.Name = "changed"
+			return s.UpdateApp(ctx, &a)
+		}, func(t *testing.T) {
+			a, err := s.GetApp(live, app.ID)
+			must(t, "GetApp", err)
+			if a.Name == "changed" {
+				t.Error("UpdateApp applied under a dead context")
+			}
+		}},
+		{"CreateAPIKey", func(ctx context.Context) error { return s.CreateAPIKey(ctx, newKey, 25) }, func(t *testing.T) {
+			_, err := s.GetAPIKey(live, app.ID, newKey.ID)
+			wantErr(t, "GetAPIKey", err, store.ErrNotFound)
+		}},
+		{"GetAPIKey", func(ctx context.Context) error { _, err := s.GetAPIKey(ctx, app.ID, key.ID); return err }, nil},
+		{"GetAPIKeyByHash", func(ctx context.Context) error { _, err := s.GetAPIKeyByHash(ctx, app.ID, key.Hash); return err }, nil},
+		{"ListAPIKeys", func(ctx context.Context) error { _, err := s.ListAPIKeys(ctx, app.ID); return err }, nil},
+		{"UpdateAPIKey", func(ctx context.Context) error { return s.UpdateAPIKey(ctx, key) }, nil},
+		{"CreateUser", func(ctx context.Context) error { return s.CreateUser(ctx, newU, nil) }, func(t *testing.T) {
+			_, err := s.GetUser(live, app.ID, newU.UID)
+			wantErr(t, "GetUser", err, store.ErrNotFound)
+		}},
+		{"GetUser", func(ctx context.Context) error { _, err := s.GetUser(ctx, app.ID, u.UID); return err }, nil},
+		{"ListUsers", func(ctx context.Context) error {
+			_, _, err := s.ListUsers(ctx, app.ID, store.UserQuery{Search: "ctx", Limit: 10})
+			return err
+		}, nil},
+		{"UpdateUser", func(ctx context.Context) error {
+			_, err := s.UpdateUser(ctx, app.ID, u.UID, store.UserPatch{Name: ptr("changed")}, base)
+			return err
+		}, func(t *testing.T) {
+			got, err := s.GetUser(live, app.ID, u.UID)
+			must(t, "GetUser", err)
+			if got.Name == "changed" {
+				t.Error("UpdateUser applied under a dead context")
+			}
+		}},
+		{"CreateAuthToken", func(ctx context.Context) error { return s.CreateAuthToken(ctx, newTok) }, func(t *testing.T) {
+			_, _, err := s.GetSession(live, newTok.Hash)
+			wantErr(t, "GetSession", err, store.ErrNotFound)
+		}},
+		{"GetSession", func(ctx context.Context) error { _, _, err := s.GetSession(ctx, tok.Hash); return err }, nil},
+		{"GetAuthToken", func(ctx context.Context) error { _, err := s.GetAuthToken(ctx, app.ID, u.UID, tok.ID); return err }, nil},
+		{"ListAuthTokens", func(ctx context.Context) error { _, err := s.ListAuthTokens(ctx, app.ID, u.UID); return err }, nil},
+		{"StartSession", func(ctx context.Context) error {
+			return s.StartSession(ctx, tok.Hash, store.SessionUpdate{Platform: "android", Now: base + 5})
+		}, func(t *testing.T) {
+			got, _, err := s.GetSession(live, tok.Hash)
+			must(t, "GetSession", err)
+			if got.Platform == "android" {
+				t.Error("StartSession applied under a dead context")
+			}
+		}},
+		{"TouchAuthTokens", func(ctx context.Context) error {
+			return s.TouchAuthTokens(ctx, map[string]int64{string(tok.Hash): base + 9})
+		}, nil},
+		{"DeleteAuthToken", func(ctx context.Context) error {
+			_, err := s.DeleteAuthToken(ctx, app.ID, "ctx-del-tok", delTok.ID)
+			return err
+		}, func(t *testing.T) {
+			if _, _, err := s.GetSession(live, delTok.Hash); err != nil {
+				t.Errorf("DeleteAuthToken applied under a dead context: %v", err)
+			}
+		}},
+		{"DeleteAuthTokens", func(ctx context.Context) error { _, err := s.DeleteAuthTokens(ctx, app.ID, "ctx-flush"); return err }, func(t *testing.T) {
+			if _, _, err := s.GetSession(live, flushTok.Hash); err != nil {
+				t.Errorf("DeleteAuthTokens applied under a dead context: %v", err)
+			}
+		}},
+		{"DeleteExpiredAuthTokens", func(ctx context.Context) error { _, err := s.DeleteExpiredAuthTokens(ctx, base+1); return err }, func(t *testing.T) {
+			if _, _, err := s.GetSession(live, expTok.Hash); err != nil {
+				t.Errorf("DeleteExpiredAuthTokens applied under a dead context: %v", err)
+			}
+		}},
+		{"DeleteUser", func(ctx context.Context) error { _, err := s.DeleteUser(ctx, app.ID, "ctx-del-user"); return err }, func(t *testing.T) {
+			if _, err := s.GetUser(live, app.ID, "ctx-del-user"); err != nil {
+				t.Errorf("DeleteUser applied under a dead context: %v", err)
+			}
+		}},
+	}
+
+	dead := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		ok   func(error) bool
+	}{
+		{"canceled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(live)
+			cancel()
+			return ctx, cancel
+		}, func(err error) bool { return err != nil }},
+		{"deadline passed", func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(live, time.Now().Add(-time.Second))
+		}, func(err error) bool {
+			// Timeouts are the "retry later" kind of failure.
+			return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrUnavailable)
+		}},
+	}
+	for _, d := range dead {
+		t.Run(d.name, func(t *testing.T) {
+			for _, c := range calls {
+				t.Run(c.name, func(t *testing.T) {
+					ctx, cancel := d.ctx()
+					defer cancel()
+					done := make(chan error, 1)
+					go func() { done <- c.call(ctx) }()
+					select {
+					case err := <-done:
+						if !d.ok(err) {
+							t.Errorf("%s under a %s context: err = %v", c.name, d.name, err)
+						}
+					case <-time.After(5 * time.Second):
+						t.Fatalf("%s under a %s context hangs", c.name, d.name)
+					}
+					if c.check != nil {
+						c.check(t)
+					}
+				})
+			}
+		})
+	}
+	// Every call was valid: each succeeds under a live context.
+	t.Run("live", func(t *testing.T) {
+		for _, c := range calls {
+			if err := c.call(live); err != nil {
+				t.Errorf("%s under a live context: %v", c.name, err)
+			}
+		}
+	})
+}
+
+// ---- closed store
+
+func testClosed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	u := newUser(t, s, app.ID, "closer")
+	tok := newToken(t, s, app.ID, u.UID)
+	must(t, "Close", s.Close())
+	// After Close every call fails; none hangs or panics.
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Ping", func() error { return s.Ping(ctx) }},
+		{"GetApp", func() error { _, err := s.GetApp(ctx, app.ID); return err }},
+		{"CreateUser", func() error { return s.CreateUser(ctx, userRec(app.ID, "late"), nil) }},
+		{"GetSession", func() error { _, _, err := s.GetSession(ctx, tok.Hash); return err }},
+		{"CreateAuthToken", func() error { return s.CreateAuthToken(ctx, tokenRec(app.ID, u.UID)) }},
+		{"TouchAuthTokens", func() error { return s.TouchAuthTokens(ctx, map[string]int64{string(tok.Hash): base}) }},
+	}
+	for _, c := range calls {
+		done := make(chan error, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Errorf("panic: %v", r)
+				}
+			}()
+			done <- c.call()
+		}()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s after Close succeeded", c.name)
+			} else if strings.HasPrefix(err.Error(), "panic:") {
+				t.Errorf("%s after Close: %v", c.name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s after Close hangs", c.name)
+		}
+	}
+}
+
+// ---- persistence
+
+// opened opens a store from the opener and makes sure it is closed at the end.
+func opened(t *testing.T, open func(t *testing.T) store.Store) (store.Store, func()) {
+	t.Helper()
+	s := open(t)
+	var once sync.Once
+	closeIt := func() {
+		once.Do(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(closeIt)
+	return s, closeIt
+}
+
+func testReopen(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s, closeIt := opened(t, open)
+	app := &store.App{ID: "persist", Name: "Persist", Region: "eu", CreatedAt: base,
+		Settings: store.AppSettings{AuthTokenTTL: 60, CORSOrigins: []string{"https://p.example"}}}
+	must(t, "CreateApp", s.CreateApp(ctx, app))
+	key := keyRec(app.ID)
+	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, key, 25))
+	u := userRec(app.ID, "keeper")
+	u.Metadata, u.Tags = json.RawMessage(`{"a":1}`), []string{"x"}
+	tok := tokenRec(app.ID, u.UID)
+	must(t, "CreateUser", s.CreateUser(ctx, u, tok))
+	tok2 := newToken(t, s, app.ID, u.UID)
+	must(t, "StartSession", s.StartSession(ctx, tok2.Hash, store.SessionUpdate{Platform: "web", DeviceID: "d", UserAgent: "ua", Now: base + 9}))
+	gone := newToken(t, s, app.ID, u.UID)
+	_, err := s.DeleteAuthToken(ctx, app.ID, u.UID, gone.ID)
+	must(t, "DeleteAuthToken", err)
+	closeIt()
+
+	s2, closeIt2 := opened(t, open)
+	defer closeIt2()
+	gotApp, err := s2.GetApp(ctx, app.ID)
+	must(t, "GetApp after reopen", err)
+	if !reflect.DeepEqual(gotApp, app) {
+		t.Errorf("app after reopen: %+v, want %+v", gotApp, app)
+	}
+	gotKey, err := s2.GetAPIKeyByHash(ctx, app.ID, key.Hash)
+	must(t, "GetAPIKeyByHash after reopen", err)
+	if !reflect.DeepEqual(gotKey, key) {
+		t.Errorf("key after reopen: %+v, want %+v", gotKey, key)
+	}
+	gotUser, err := s2.GetUser(ctx, app.ID, u.UID)
+	must(t, "GetUser after reopen", err)
+	wantU := *u
+	wantU.LastActiveAt = base + 9
+	checkUser(t, "user after reopen", gotUser, &wantU)
+	gotTok, _, err := s2.GetSession(ctx, tok.Hash)
+	must(t, "GetSession after reopen", err)
+	checkToken(t, "token after reopen", gotTok, tok)
+	got2, _, err := s2.GetSession(ctx, tok2.Hash)
+	must(t, "GetSession(tok2) after reopen", err)
+	if got2.DeviceID != "d" || got2.LastUsedAt != base+9 {
+		t.Errorf("session fields lost: %+v", got2)
+	}
+	_, _, err = s2.GetSession(ctx, gone.Hash)
+	wantErr(t, "deleted token after reopen", err, store.ErrNotFound)
+	// Still writable, and the schema is intact.
+	must(t, "CreateAuthToken after reopen", s2.CreateAuthToken(ctx, tokenRec(app.ID, u.UID)))
+	wantErr(t, "CreateApp(duplicate) after reopen", s2.CreateApp(ctx, app), store.ErrAlreadyExists)
+}
+
+func testCloseWaits(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s, closeIt := opened(t, open)
+	app := newApp(t, s)
+	u := newUser(t, s, app.ID, "racer")
+	const n = 50
+	toks := make([]*store.AuthToken, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		toks[i] = tokenRec(app.ID, u.UID)
+		wg.Go(func() {
+			<-start
+			errs[i] = s.CreateAuthToken(ctx, toks[i])
+		})
+	}
+	close(start)
+	time.Sleep(time.Millisecond) // let some of them queue
+	closed := make(chan struct{})
+	go func() { closeIt(); close(closed) }()
+	done := make(chan struct{})
+	go func() { wg.Wait(); <-closed; close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("CreateAuthToken racing Close hangs")
+	}
+	s2, closeIt2 := opened(t, open)
+	defer closeIt2()
+	acked := 0
+	for i, tk := range toks {
+		_, _, err := s2.GetSession(ctx, tk.Hash)
+		if errs[i] == nil {
+			acked++
+			// An acknowledged token is durable.
+			if err != nil {
+				t.Errorf("acknowledged token #%d lost across Close: %v", i, err)
+			}
+		}
+	}
+	t.Logf("%d of %d inserts acknowledged before Close", acked, n)
+}
