@@ -43,7 +43,9 @@ upper case with - as _ (--addr → CALLGATE_ADDR); a flag on the command line wi
 --dev creates (on first start) an app, an authOnly and a fullAccess key and the
 five sample users, prints them, and writes {data}/dev-credentials.json.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f)
+		},
 	}
 	fs := cmd.Flags()
 	f.register(fs)
