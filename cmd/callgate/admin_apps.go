@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/tenant"
+)
+
+// Apps have no REST route: these commands work on the data dir / database
+// directly (the server may be running; SQLite and PostgreSQL both allow it).
+
+func newAdminAppsCmd() *cobra.Command {
+	return adminGroup("apps", "Create and list apps (offline, on the data dir or database)",
+		`Apps have no REST route: these commands open the database directly — SQLite in
+--data (default ./callgate-data) or PostgreSQL with --db. They are safe to run
+while the server is running on the same database.`,
+		newAdminAppsCreateCmd(), newAdminAppsListCmd())
+}
+
+func adminAppID(id string) string { return strings.ToLower(strings.TrimSpace(id)) }
+
+// adminNewApp is what apps create prints with --json.
+type adminNewApp struct {
+	AppID      string     `json:"appId"`
+	Name       string     `json:"name"`
+	Region     string     `json:"region"`
+	CreatedAt  int64      `json:"createdAt"`
+	AuthKey    string     `json:"authKey"`
+	RESTAPIKey string     `json:"restApiKey"`
+	Keys       []adminKey `json:"keys"`
+}
+
+func newAdminAppsCreateCmd() *cobra.Command {
+	var sf storeFlags
+	var id, name, region string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an app and its first two API keys (shown once)",
+		Long: `Creates an app and its first keys: an authOnly "auth key" (what a client's
+login(uid, apiKey) needs) and a fullAccess "REST API key" (the whole REST API,
+for your servers and for the keys/users/tokens commands). The keys are printed
+once and stored only as SHA-256 hashes: save them now.`,
+		Example: `  callgate apps create --name "My app" --region eu
+  callgate apps create --id my-app --db postgres://callgate@localhost/callgate --json`,
+		Args: adminArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, desc, err := adminOpenStore(ctx, &sf, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			now := time.Now()
+			app, err := tenant.CreateApp(ctx, st, adminAppID(id), strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(region)), now)
+			if errors.Is(err, store.ErrAlreadyExists) {
+				return fmt.Errorf("app %q already exists in %s\n  pick another --id (`callgate apps list` shows the apps there)", adminAppID(id), desc)
+			}
+			if err != nil {
+				return fmt.Errorf("create app in %s: %w", desc, err)
+			}
+			out := adminNewApp{AppID: app.ID, Name: app.Name, Region: app.Region, CreatedAt: app.CreatedAt}
+			for _, k := range []struct{ name, scope string }{
+				{"auth key", store.ScopeAuthOnly},
+				{"REST API key", store.ScopeFullAccess},
+			} {
+				secret, key, err := tenant.CreateAPIKey(ctx, st, app.ID, k.name, k.scope, now)
+				if err != nil {
+					return fmt.Errorf("app %s was created but its %s was not: %w\n  create it with `callgate keys create --app %s --scope %s --name %q`", app.ID, k.name, err, app.ID, k.scope, k.name)
+				}
+				out.Keys = append(out.Keys, adminKeyView(key, secret))
+				if k.scope == store.ScopeAuthOnly {
+					out.AuthKey = secret
+				} else {
+					out.RESTAPIKey = secret
+				}
+			}
+			w := cmd.OutOrStdout()
+			return adminEmit(w, asJSON, out, func() error {
+				fmt.Fprintf(w, "Created app %s in %s.\n\n", app.ID, desc)
+				adminFields(w,
+					[2]string{"  App ID", app.ID},
+					[2]string{"  Name", app.Name},
+					[2]string{"  Region", app.Region},
+					[2]string{"  Auth key", out.AuthKey + "   (authOnly: create users and auth tokens — what login(uid, apiKey) needs)"},
+					[2]string{"  REST API key", out.RESTAPIKey + "   (fullAccess: the whole REST API; keep it on servers)"},
+				)
+				fmt.Fprintf(w, "\nThese keys are shown only this once (callgate keeps only their hashes): store them now.\n")
+				fmt.Fprintf(w, "With `callgate serve` running on this database, try:\n  callgate users list --server http://127.0.0.1:8080 --app %s --key %s\n", app.ID, out.RESTAPIKey)
+				return nil
+			})
+		},
+	}
+	fs := cmd.Flags()
+	sf.register(fs)
+	fs.StringVar(&id, "id", "", "app ID: 1–64 characters of a-z, 0-9 and - (default: 16 random hex)")
+	fs.StringVar(&name, "name", "", "display name (default: the app ID)")
+	fs.StringVar(&region, "region", "us", "region: 1–32 characters of a-z, 0-9 and - (us, eu, in)")
+	fs.BoolVar(&asJSON, "json", false, "print JSON (appId, authKey, restApiKey, keys…) for scripts")
+	return cmd
+}
+
+// adminAppRow is one app of apps list --json.
+type adminAppRow struct {
+	AppID     string            `json:"appId"`
+	Name      string            `json:"name"`
+	Region    string            `json:"region"`
+	CreatedAt int64             `json:"createdAt"`
+	Keys      int               `json:"keys"`
+	Users     int               `json:"users"`
+	Settings  store.AppSettings `json:"settings"`
+}
+
+func newAdminAppsListCmd() *cobra.Command {
+	var sf storeFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the apps of the data dir or database",
+		Example: "  callgate apps list --data ./callgate-data",
+		Args:    adminArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, _, err := adminOpenStore(ctx, &sf, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			apps, err := st.ListApps(ctx)
+			if err != nil {
+				return err
+			}
+			rows := make([]adminAppRow, 0, len(apps))
+			for _, a := range apps {
+				keys, err := st.ListAPIKeys(ctx, a.ID)
+				if err != nil {
+					return err
+				}
+				_, users, err := st.ListUsers(ctx, a.ID, store.UserQuery{Limit: 1})
+				if err != nil {
+					return err
+				}
+				rows = append(rows, adminAppRow{AppID: a.ID, Name: a.Name, Region: a.Region, CreatedAt: a.CreatedAt,
+					Keys: len(keys), Users: users, Settings: a.Settings})
+			}
+			w := cmd.OutOrStdout()
+			return adminEmit(w, asJSON, rows, func() error {
+				if len(rows) == 0 {
+					fmt.Fprintln(w, "No apps yet. Create one with `callgate apps create`.")
+					return nil
+				}
+				table := make([][]string, len(rows))
+				for i, r := range rows {
+					table[i] = []string{r.AppID, r.Name, r.Region, fmt.Sprint(r.Keys), fmt.Sprint(r.Users), adminTime(r.CreatedAt, "-")}
+				}
+				printTable(w, []string{"APP ID", "NAME", "REGION", "KEYS", "USERS", "CREATED"}, table)
+				return nil
+			})
+		},
+	}
+	sf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	return cmd
+}
