@@ -155,4 +155,22 @@ type Store interface {
 	TouchAuthTokens(ctx context.Context, lastUsed map[string]int64) error
 	// DeleteExpiredAuthTokens removes tokens that expired before now.
 	DeleteExpiredAuthTokens(ctx context.Context, now int64) ([]*AuthToken, error)
+
+	// RenewNode records that a realtime node is alive until leaseUntil. It
+	// reports whether the node was still registered (false: first start, or
+	// its lease had lapsed and its presence was reaped).
+	RenewNode(ctx context.Context, node string, leaseUntil int64) (existed bool, err error)
+	// SetPresence records whether node holds a live connection of the user
+	// and stamps the user's lastActiveAt.
+	SetPresence(ctx context.Context, node, appID, uid string, online bool, now int64) error
+	// Online reports whether any node with a live lease holds the user.
+	Online(ctx context.Context, appID, uid string, now int64) (bool, error)
+	// ReapNodes removes nodes whose lease ended by now, with their
+	// presence, and returns the users they held.
+	ReapNodes(ctx context.Context, now int64) ([]UserRef, error)
+	// RemoveNode removes a node and its presence (clean shutdown).
+	RemoveNode(ctx context.Context, node string) ([]UserRef, error)
 }
+
+// UserRef names a user.
+type UserRef struct{ AppID, UID string }

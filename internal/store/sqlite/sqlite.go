@@ -7,6 +7,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -25,6 +27,27 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
+
+// lowerFunc is a Unicode-aware lower(): SQLite's built-in one (without ICU)
+// folds ASCII only, so searching users for "élodie" would miss "Élodie",
+// which PostgreSQL finds.
+const lowerFunc = "callgate_lower"
+
+func init() {
+	err := sqlite.RegisterDeterministicScalarFunction(lowerFunc, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return strings.ToLower(v), nil
+		case []byte:
+			return strings.ToLower(string(v)), nil
+		default:
+			return v, nil
+		}
+	})
+	if err != nil {
+		panic(err)
+	}
+}
 
 // Durability levels.
 const (
@@ -93,6 +116,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 		Name:       "sqlite",
 		Migrations: ms,
 		Classify:   classify,
+		Lower:      lowerFunc,
 	})
 	if err != nil {
 		w.Close()

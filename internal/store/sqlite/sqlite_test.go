@@ -44,9 +44,16 @@ func TestConformanceFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{Durability: sqlite.DurabilityFull, Readers: 2})
-	})
+	full := sqlite.Options{Durability: sqlite.DurabilityFull, Readers: 2}
+	storetest.Run(t,
+		func(t *testing.T) store.Store {
+			return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), full)
+		},
+		storetest.WithReopen(func(t *testing.T) func(t *testing.T) store.Store {
+			path := filepath.Join(t.TempDir(), sqlite.FileName)
+			return func(t *testing.T) store.Store { return openAt(t, path, full) }
+		}),
+	)
 }
 
 // write puts something in the database so the WAL and shared-memory files exist.
@@ -169,8 +176,8 @@ func TestPragmas(t *testing.T) {
 			if got := pragma(t, db, "busy_timeout"); got == "0" {
 				t.Error("busy_timeout is 0")
 			}
-			// The pragmas hold for reads as well: a foreign key violation
-			// is refused, which needs foreign_keys on the writer.
+			// foreign_keys is on where the writes happen: a user of a
+			// missing app is refused.
 			err := s.CreateUser(context.Background(), &store.User{AppID: "no-such-app", UID: "u", Name: "u"}, nil)
 			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("user of a missing app: err = %v, want ErrNotFound", err)
@@ -342,5 +349,76 @@ func TestPathWithSpecialCharacters(t *testing.T) {
 	apps, err := s.ListApps(context.Background())
 	if err != nil || len(apps) != 1 {
 		t.Errorf("reopen: %d apps, %v", len(apps), err)
+	}
+}
+
+// TestBlockedWriteHonoursDeadline: when another process holds the write lock
+// (the CLI on the same data directory, say), a write gives up when its
+// context does instead of waiting out the busy timeout.
+func TestBlockedWriteHonoursDeadline(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s := openAt(t, path, sqlite.Options{})
+	defer s.Close()
+	if err := s.CreateApp(ctx, &store.App{ID: "a", Name: "a", Region: "us", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &store.User{AppID: "a", UID: "u", Name: "u", CreatedAt: 1, UpdatedAt: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE users SET name = 'held' WHERE uid = 'u'`); err != nil {
+		t.Fatal(err)
+	}
+
+	name := "blocked"
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"UpdateUser", func(ctx context.Context) error {
+			_, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 2)
+			return err
+		}},
+		{"CreateAuthToken", func(ctx context.Context) error {
+			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("0123456789abcdef0123456789abcdef"), ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
+		}},
+	}
+	for _, c := range calls {
+		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		start := time.Now()
+		err := c.call(tctx)
+		took := time.Since(start)
+		cancel()
+		t.Logf("%s: %v after %v", c.name, err, took)
+		if err == nil {
+			t.Errorf("%s succeeded while another connection held the write lock", c.name)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s took %v with a 300ms deadline", c.name, took)
+		}
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// The lock is gone: writes work again.
+	if _, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 3); err != nil {
+		t.Errorf("UpdateUser after the lock is gone: %v", err)
+	}
+	if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("fedcba9876543210fedcba9876543210"), ID: "t2", AppID: "a", UID: "u", CreatedAt: 1}); err != nil {
+		t.Errorf("CreateAuthToken after the lock is gone: %v", err)
+	}
+	// The token whose caller gave up was not stored behind its back.
+	if _, _, err := s.GetSession(ctx, []byte("0123456789abcdef0123456789abcdef")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("abandoned token: GetSession err = %v, want ErrNotFound", err)
 	}
 }

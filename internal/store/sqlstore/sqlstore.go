@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/migrate"
@@ -31,6 +32,11 @@ type Dialect struct {
 	ForUpdate string
 	// LockMigrations serialises migrations across processes, inside tx.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// Lower names the SQL function that lower-cases text for case-insensitive
+	// search; it must fold all of Unicode the way strings.ToLower does (the
+	// search string is folded in Go). Empty means "lower", right for
+	// PostgreSQL; SQLite's built-in lower() folds ASCII only.
+	Lower string
 }
 
 // Store is store.Store on a SQL database. Writes go to w, reads to r; for
@@ -177,6 +183,21 @@ func (s *Store) classify(err error) error {
 	return err
 }
 
+// storable reports whether every key is text a database can hold.
+// PostgreSQL refuses strings that are not UTF-8 or contain NUL (SQLSTATE
+// 22021) where SQLite just finds no row, so a lookup by such a key (a raw
+// path segment, say) would be a driver error — a 500 — on one backend and
+// ErrNotFound on the other. No stored row can have such a key: lookups
+// answer ErrNotFound (lists: nothing) on every backend without asking.
+func storable(keys ...string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // inTx runs fn in a write transaction.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -235,6 +256,9 @@ func (s *Store) CreateApp(ctx context.Context, a *App) error {
 }
 
 func (s *Store) GetApp(ctx context.Context, id string) (*App, error) {
+	if !storable(id) {
+		return nil, store.ErrNotFound
+	}
 	a, err := scanApp(s.r.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE id = ?`), id))
 	return a, s.classify(err)
 }
@@ -296,16 +320,25 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *APIKey, max int) error {
 }
 
 func (s *Store) GetAPIKey(ctx context.Context, appID, id string) (*APIKey, error) {
+	if !storable(appID, id) {
+		return nil, store.ErrNotFound
+	}
 	k, err := scanKey(s.r.QueryRowContext(ctx, s.q(`SELECT `+keyCols+` FROM api_keys WHERE app_id = ? AND id = ?`), appID, id))
 	return k, s.classify(err)
 }
 
 func (s *Store) GetAPIKeyByHash(ctx context.Context, appID string, hash []byte) (*APIKey, error) {
+	if !storable(appID) {
+		return nil, store.ErrNotFound
+	}
 	k, err := scanKey(s.r.QueryRowContext(ctx, s.q(`SELECT `+keyCols+` FROM api_keys WHERE hash = ? AND app_id = ?`), hash, appID))
 	return k, s.classify(err)
 }
 
 func (s *Store) ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error) {
+	if !storable(appID) {
+		return []*APIKey{}, nil
+	}
 	return list(s, ctx, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE app_id = ? ORDER BY created_at, id`, appID)
 }
 
@@ -314,6 +347,9 @@ func (s *Store) UpdateAPIKey(ctx context.Context, k *APIKey) error {
 }
 
 func (s *Store) DeleteAPIKey(ctx context.Context, appID, id string) error {
+	if !storable(appID, id) {
+		return store.ErrNotFound
+	}
 	return s.exec1(ctx, `DELETE FROM api_keys WHERE app_id = ? AND id = ?`, appID, id)
 }
 
@@ -378,16 +414,26 @@ func (s *Store) CreateUser(ctx context.Context, u *User, tok *AuthToken) error {
 }
 
 func (s *Store) GetUser(ctx context.Context, appID, uid string) (*User, error) {
+	if !storable(appID, uid) {
+		return nil, store.ErrNotFound
+	}
 	u, err := scanUser(s.r.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE app_id = ? AND uid = ?`), appID, uid))
 	return u, s.classify(err)
 }
 
 func (s *Store) ListUsers(ctx context.Context, appID string, q store.UserQuery) ([]*User, int, error) {
+	if !storable(appID, q.Search) {
+		return []*User{}, 0, nil
+	}
 	where := ` FROM users WHERE app_id = ?`
 	args := []any{appID}
 	if q.Search != "" {
 		pat := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
-		where += ` AND (uid LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\')`
+		lower := s.d.Lower
+		if lower == "" {
+			lower = "lower"
+		}
+		where += ` AND (uid LIKE ? ESCAPE '\' OR ` + lower + `(name) LIKE ? ESCAPE '\')`
 		args = append(args, pat, pat)
 	}
 	if q.Status == "online" {
@@ -409,6 +455,9 @@ func (s *Store) ListUsers(ctx context.Context, appID string, q store.UserQuery) 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 func (s *Store) UpdateUser(ctx context.Context, appID, uid string, p store.UserPatch, now int64) (*User, error) {
+	if !storable(appID, uid) {
+		return nil, store.ErrNotFound
+	}
 	var out *User
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		u, err := scanUser(tx.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE app_id = ? AND uid = ?`+s.d.ForUpdate), appID, uid))
@@ -448,6 +497,9 @@ func set[T any](dst *T, v *T) {
 }
 
 func (s *Store) DeleteUser(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
+	if !storable(appID, uid) {
+		return nil, store.ErrNotFound
+	}
 	var toks []*AuthToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -512,11 +564,17 @@ func (s *Store) GetSession(ctx context.Context, hash []byte) (*AuthToken, *User,
 }
 
 func (s *Store) GetAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error) {
+	if !storable(appID, uid, id) {
+		return nil, store.ErrNotFound
+	}
 	t, err := scanToken(s.r.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM auth_tokens WHERE app_id = ? AND uid = ? AND id = ?`), appID, uid, id))
 	return t, s.classify(err)
 }
 
 func (s *Store) ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
+	if !storable(appID, uid) {
+		return []*AuthToken{}, nil
+	}
 	return list(s, ctx, scanToken, `SELECT `+tokenCols+` FROM auth_tokens WHERE app_id = ? AND uid = ? ORDER BY created_at, id`, appID, uid)
 }
 
@@ -533,6 +591,9 @@ func (s *Store) StartSession(ctx context.Context, hash []byte, su store.SessionU
 }
 
 func (s *Store) DeleteAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error) {
+	if !storable(appID, uid, id) {
+		return nil, store.ErrNotFound
+	}
 	var toks []*AuthToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -549,6 +610,9 @@ func (s *Store) DeleteAuthToken(ctx context.Context, appID, uid, id string) (*Au
 }
 
 func (s *Store) DeleteAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
+	if !storable(appID, uid) {
+		return []*AuthToken{}, nil
+	}
 	var toks []*AuthToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error

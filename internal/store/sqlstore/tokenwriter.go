@@ -50,7 +50,10 @@ func newTokenWriter(s *Store) *tokenWriter {
 }
 
 func (w *tokenWriter) insert(ctx context.Context, t *AuthToken) error {
-	r := &tokenReq{ctx: ctx, t: t, done: make(chan error, 1)}
+	// The worker may still read the token after the caller has given up
+	// (below), so it gets its own copy.
+	tc := *t
+	r := &tokenReq{ctx: ctx, t: &tc, done: make(chan error, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -64,8 +67,19 @@ func (w *tokenWriter) insert(ctx context.Context, t *AuthToken) error {
 	}
 	w.mu.RUnlock()
 	// Once queued the insert may commit; wait for the verdict so a 200 is
-	// only ever sent for a durable token.
-	return <-r.done
+	// only ever sent for a durable token. But honour ctx while waiting: a
+	// batch stuck on a lock (another process holding SQLite's write lock, a
+	// PostgreSQL row lock) would otherwise keep the caller for the whole
+	// busy/batch timeout whatever its deadline. An error is not a promise
+	// that nothing was stored: the token may still commit, which is
+	// harmless as nobody received its secret (and commit skips requests
+	// already given up when it gets to them).
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return w.s.classify(ctx.Err())
+	}
 }
 
 func (w *tokenWriter) close() {
@@ -119,6 +133,12 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 	results := make([]error, len(live))
 	err := w.s.inTx(ctx, func(tx *sql.Tx) error {
 		for i, r := range live {
+			if err := r.ctx.Err(); err != nil {
+				// The caller stopped waiting while the batch waited for the
+				// database; don't store a token nobody will receive.
+				results[i] = w.s.classify(err)
+				continue
+			}
 			results[i] = w.insertOne(ctx, tx, r.t)
 			if results[i] != nil && !errors.Is(results[i], store.ErrNotFound) {
 				return results[i]
@@ -139,6 +159,10 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 		return
 	}
 	for _, r := range live {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- w.s.classify(err)
+			continue
+		}
 		r.done <- w.s.inTx(ctx, func(tx *sql.Tx) error { return w.insertOne(ctx, tx, r.t) })
 	}
 }

@@ -1,0 +1,437 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/store/postgres"
+	"github.com/callgate/callgate/internal/store/postgres/pgtest"
+	"github.com/callgate/callgate/internal/store/sqlstore"
+	"github.com/callgate/callgate/internal/store/storetest"
+)
+
+func openDSN(t *testing.T, dsn string) *sqlstore.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t,
+		func(t *testing.T) store.Store { return openDSN(t, pgtest.DSN(t)) },
+		storetest.WithReopen(func(t *testing.T) func(t *testing.T) store.Store {
+			dsn := pgtest.DSN(t)
+			return func(t *testing.T) store.Store { return openDSN(t, dsn) }
+		}),
+	)
+}
+
+// TestConcurrentMigrations: nodes starting together on an empty schema all
+// come up; the advisory lock makes one of them migrate and the others wait.
+func TestConcurrentMigrations(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	const n = 6
+	stores := make([]*sqlstore.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 2})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
+	}
+	ctx := context.Background()
+	for _, s := range stores {
+		if s != nil {
+			defer s.Close()
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	var versions, distinct int
+	if err := stores[0].DB().QueryRowContext(ctx, `SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&versions, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	v, err := stores[0].SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if versions != v || distinct != v || v == 0 {
+		t.Errorf("schema_migrations has %d rows (%d distinct) for schema version %d", versions, distinct, v)
+	}
+	// Every node works on the same data.
+	if err := stores[1].CreateApp(ctx, &store.App{ID: "shared", Name: "s", Region: "us", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range stores {
+		if _, err := s.GetApp(ctx, "shared"); err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
+	}
+}
+
+func TestMigrationsRecorded(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	s := openDSN(t, dsn)
+	var first []int64
+	rows, err := s.DB().QueryContext(ctx, `SELECT applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var at int64
+		rows.Scan(&at)
+		first = append(first, at)
+	}
+	rows.Close()
+	if len(first) == 0 {
+		t.Fatal("no migrations recorded")
+	}
+	s.Close()
+	s = openDSN(t, dsn)
+	defer s.Close()
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) != 0 {
+		t.Errorf("Migrate on a migrated schema applied %d: %v", len(applied), err)
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(first) {
+		t.Errorf("after reopen: %d rows (%v), want %d", n, err, len(first))
+	}
+}
+
+// silentServer accepts connections and never answers: a database that hangs.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+// hangUpServer accepts connections and closes them at once.
+func hangUpServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// closedPort is a local port with nothing listening.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestUnavailable needs no server: every way of not reaching the database is
+// a quick error wrapping store.ErrUnavailable.
+func TestUnavailable(t *testing.T) {
+	tests := []struct {
+		name string
+		dsn  string
+	}{
+		{"refused", "postgres://postgres@" + closedPort(t) + "/postgres?sslmode=disable"},
+		{"refused, sslmode prefer", "postgres://postgres@" + closedPort(t) + "/postgres"},
+		{"refused, key=value", "host=127.0.0.1 port=1 user=postgres dbname=postgres sslmode=disable"},
+		{"unknown host", "postgres://postgres@callgate-no-such-host.invalid:5432/postgres?sslmode=disable"},
+		{"server hangs", "postgres://postgres@" + silentServer(t) + "/postgres?sslmode=disable"},
+		{"server hangs, sslmode prefer", "postgres://postgres@" + silentServer(t) + "/postgres"},
+		{"server hangs, long connect_timeout", "postgres://postgres@" + silentServer(t) + "/postgres?sslmode=disable&connect_timeout=60"},
+		{"server hangs up", "postgres://postgres@" + hangUpServer(t) + "/postgres?sslmode=disable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			s, err := postgres.Open(context.Background(), tc.dsn, postgres.Options{})
+			took := time.Since(start)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("err = %v, want one wrapping store.ErrUnavailable", err)
+			}
+			if took >= 5*time.Second {
+				t.Errorf("took %v, want < 5s", took)
+			}
+			t.Logf("%v after %v", err, took.Round(time.Millisecond))
+		})
+	}
+}
+
+// TestBadDSN: a DSN that cannot be parsed fails at once, naming the problem.
+// It is a configuration error, not an outage, so it need not be retryable.
+func TestBadDSN(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://postgres@127.0.0.1:notaport/db",
+		"postgres://%zz",
+		"host=127.0.0.1 port=1 sslmode=bogus",
+	} {
+		start := time.Now()
+		s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", dsn)
+			continue
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("Open(%q) took %v", dsn, took)
+		}
+	}
+}
+
+// TestOpenHonoursContext: Open gives up when its context does, even before
+// the connect timeout.
+func TestOpenHonoursContext(t *testing.T) {
+	dsn := "postgres://postgres@" + silentServer(t) + "/postgres?sslmode=disable"
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	s, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("took %v with a 300ms context", took)
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+// proxy forwards TCP to the test server until it is cut.
+type proxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *proxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestServerGoesAway: a store whose database disappears answers quickly
+// with ErrUnavailable instead of hanging, so /readyz and requests turn 503.
+func TestServerGoesAway(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	proxied := fmt.Sprintf("postgres://%s@%s/%s?sslmode=disable&search_path=%s",
+		cfg.User, p.ln.Addr(), cfg.Database, cfg.RuntimeParams["search_path"])
+	s := openDSN(t, proxied)
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.CreateApp(ctx, &store.App{ID: "a", Name: "a", Region: "us", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &store.User{AppID: "a", UID: "u", Name: "u", CreatedAt: 1, UpdatedAt: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.cut()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Ping", func() error { return s.Ping(ctx) }},
+		{"GetApp", func() error { _, err := s.GetApp(ctx, "a"); return err }},
+		{"CreateUser", func() error {
+			return s.CreateUser(ctx, &store.User{AppID: "a", UID: "v", Name: "v", CreatedAt: 1, UpdatedAt: 1}, nil)
+		}},
+		{"CreateAuthToken", func() error {
+			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("0123456789abcdef0123456789abcdef"), ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
+		}},
+	}
+	for _, c := range calls {
+		start := time.Now()
+		err := c.call()
+		took := time.Since(start)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s with the database gone: err = %v, want ErrUnavailable", c.name, err)
+		}
+		if took >= 5*time.Second {
+			t.Errorf("%s took %v", c.name, took)
+		}
+	}
+}
+
+// TestBlockedWriteHonoursDeadline: a write stuck behind another session's
+// row lock gives up when its context does.
+func TestBlockedWriteHonoursDeadline(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s := openDSN(t, dsn)
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.CreateApp(ctx, &store.App{ID: "a", Name: "a", Region: "us", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &store.User{AppID: "a", UID: "u", Name: "u", CreatedAt: 1, UpdatedAt: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE app_id = 'a' AND uid = 'u' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	name := "blocked"
+	abandoned := []byte("0123456789abcdef0123456789abcdef")
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"UpdateUser", func(ctx context.Context) error {
+			_, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 2)
+			return err
+		}},
+		// The token's foreign key check needs a share lock on the user row.
+		{"CreateAuthToken", func(ctx context.Context) error {
+			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: abandoned, ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
+		}},
+	}
+	for _, c := range calls {
+		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		start := time.Now()
+		err := c.call(tctx)
+		took := time.Since(start)
+		cancel()
+		t.Logf("%s: %v after %v", c.name, err, took)
+		if took > 3*time.Second {
+			t.Errorf("blocked %s took %v with a 300ms deadline", c.name, took)
+		}
+		if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: err = %v, want a timeout (ErrUnavailable)", c.name, err)
+		}
+	}
+	tx.Rollback(ctx)
+	// The pool recovers: the next calls work.
+	if _, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 3); err != nil {
+		t.Errorf("UpdateUser after the lock is gone: %v", err)
+	}
+	if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("fedcba9876543210fedcba9876543210"), ID: "t2", AppID: "a", UID: "u", CreatedAt: 1}); err != nil {
+		t.Errorf("CreateAuthToken after the lock is gone: %v", err)
+	}
+	if _, _, err := s.GetSession(ctx, abandoned); err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetSession: %v", err)
+	}
+}
+
+func TestSkipsWithoutServer(t *testing.T) {
+	if os.Getenv(pgtest.EnvVar) != "" {
+		t.Skip(pgtest.EnvVar + " is set")
+	}
+	// pgtest.DSN must skip (not fail) without a server.
+	ok := t.Run("inner", func(t *testing.T) { pgtest.DSN(t); t.Error("DSN returned without a server") })
+	if !ok {
+		t.Error("inner test failed instead of skipping")
+	}
+}
