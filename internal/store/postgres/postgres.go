@@ -68,6 +68,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error
 		Numbered:   true,
 		Classify:   classify,
 		ForUpdate:  " FOR UPDATE",
+		Now:        "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
 		LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock)
 			return err

@@ -117,6 +117,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 		Migrations: ms,
 		Classify:   classify,
 		Lower:      lowerFunc,
+		Now:        "unixepoch()",
 	})
 	if err != nil {
 		w.Close()

@@ -32,6 +32,8 @@ type Dialect struct {
 	ForUpdate string
 	// LockMigrations serialises migrations across processes, inside tx.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// Now is the SQL expression for the current unix time in seconds.
+	Now string
 	// Lower names the SQL function that lower-cases text for case-insensitive
 	// search; it must fold all of Unicode the way strings.ToLower does (the
 	// search string is folded in Go). Empty means "lower", right for
@@ -357,22 +359,70 @@ func (s *Store) DeleteAPIKey(ctx context.Context, appID, id string) error {
 
 const userCols = `app_id, uid, name, avatar, link, role, metadata, tags, last_active_at, created_at, updated_at, deactivated_at`
 
-func scanUser(r scanner) (*User, error) {
-	var u User
-	var meta sql.NullString
-	var tags string
-	if err := r.Scan(&u.AppID, &u.UID, &u.Name, &u.Avatar, &u.Link, &u.Role, &meta, &tags,
-		&u.LastActiveAt, &u.CreatedAt, &u.UpdatedAt, &u.DeactivatedAt); err != nil {
-		return nil, err
+// userRow receives a user row: the userCols columns, then (for reads) the
+// number of live nodes holding a connection of the user.
+type userRow struct {
+	u      User
+	meta   sql.NullString
+	tags   string
+	online int
+}
+
+func (r *userRow) dest(withStatus bool) []any {
+	u := &r.u
+	d := []any{&u.AppID, &u.UID, &u.Name, &u.Avatar, &u.Link, &u.Role, &r.meta, &r.tags,
+		&u.LastActiveAt, &u.CreatedAt, &u.UpdatedAt, &u.DeactivatedAt}
+	if withStatus {
+		d = append(d, &r.online)
 	}
-	if meta.Valid && meta.String != "" {
-		u.Metadata = json.RawMessage(meta.String)
+	return d
+}
+
+func (r *userRow) user() (*User, error) {
+	u := r.u
+	if r.meta.Valid && r.meta.String != "" {
+		u.Metadata = json.RawMessage(r.meta.String)
 	}
-	if err := json.Unmarshal([]byte(tags), &u.Tags); err != nil {
+	if err := json.Unmarshal([]byte(r.tags), &u.Tags); err != nil {
 		return nil, fmt.Errorf("user %s: bad tags: %w", u.UID, err)
 	}
 	u.Status = "offline"
+	if r.online > 0 {
+		u.Status = "online"
+	}
 	return &u, nil
+}
+
+// scanUser scans userCols (no status: writes read users this way).
+func scanUser(r scanner) (*User, error) {
+	var row userRow
+	if err := r.Scan(row.dest(false)...); err != nil {
+		return nil, err
+	}
+	return row.user()
+}
+
+// scanUserStatus scans what userRead selects.
+func scanUserStatus(r scanner) (*User, error) {
+	var row userRow
+	if err := r.Scan(row.dest(true)...); err != nil {
+		return nil, err
+	}
+	return row.user()
+}
+
+// userRead selects a user (as table alias a) with presence: a user is
+// online while a node whose lease has not lapsed holds a connection.
+func (s *Store) userRead(a string) string {
+	cols := strings.Split(userCols, ", ")
+	for i, c := range cols {
+		cols[i] = a + "." + c
+	}
+	return strings.Join(cols, ", ") + ", " + s.onlineCount(a)
+}
+
+func (s *Store) onlineCount(a string) string {
+	return `(SELECT count(*) FROM presence p JOIN nodes n ON n.id = p.node_id WHERE p.app_id = ` + a + `.app_id AND p.uid = ` + a + `.uid AND n.lease_until > ` + s.d.Now + `)`
 }
 
 func userArgs(u *User) []any {
@@ -417,7 +467,7 @@ func (s *Store) GetUser(ctx context.Context, appID, uid string) (*User, error) {
 	if !storable(appID, uid) {
 		return nil, store.ErrNotFound
 	}
-	u, err := scanUser(s.r.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE app_id = ? AND uid = ?`), appID, uid))
+	u, err := scanUserStatus(s.r.QueryRowContext(ctx, s.q(`SELECT `+s.userRead("u")+` FROM users u WHERE u.app_id = ? AND u.uid = ?`), appID, uid))
 	return u, s.classify(err)
 }
 
@@ -425,7 +475,7 @@ func (s *Store) ListUsers(ctx context.Context, appID string, q store.UserQuery) 
 	if !storable(appID, q.Search) {
 		return []*User{}, 0, nil
 	}
-	where := ` FROM users WHERE app_id = ?`
+	where := ` FROM users u WHERE u.app_id = ?`
 	args := []any{appID}
 	if q.Search != "" {
 		pat := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
@@ -433,13 +483,14 @@ func (s *Store) ListUsers(ctx context.Context, appID string, q store.UserQuery) 
 		if lower == "" {
 			lower = "lower"
 		}
-		where += ` AND (uid LIKE ? ESCAPE '\' OR ` + lower + `(name) LIKE ? ESCAPE '\')`
+		where += ` AND (u.uid LIKE ? ESCAPE '\' OR ` + lower + `(u.name) LIKE ? ESCAPE '\')`
 		args = append(args, pat, pat)
 	}
-	if q.Status == "online" {
-		// Presence lives in the realtime layer; with no live connections
-		// nobody is online.
-		where += ` AND 1 = 0`
+	switch q.Status {
+	case "online":
+		where += ` AND ` + s.onlineCount("u") + ` > 0`
+	case "offline":
+		where += ` AND ` + s.onlineCount("u") + ` = 0`
 	}
 	var total int
 	if err := s.r.QueryRowContext(ctx, s.q(`SELECT count(*)`+where), args...).Scan(&total); err != nil {
@@ -448,7 +499,7 @@ func (s *Store) ListUsers(ctx context.Context, appID string, q store.UserQuery) 
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	users, err := list(s, ctx, scanUser, `SELECT `+userCols+where+` ORDER BY uid LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	users, err := list(s, ctx, scanUserStatus, `SELECT `+s.userRead("u")+where+` ORDER BY u.uid LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	return users, total, err
 }
 
@@ -542,25 +593,19 @@ func (s *Store) CreateAuthToken(ctx context.Context, t *AuthToken) error {
 }
 
 func (s *Store) GetSession(ctx context.Context, hash []byte) (*AuthToken, *User, error) {
-	row := s.r.QueryRowContext(ctx, s.q(`SELECT t.hash, t.id, t.app_id, t.uid, t.platform, t.device_id, t.user_agent, t.created_at, t.last_used_at, t.expires_at,
-		u.app_id, u.uid, u.name, u.avatar, u.link, u.role, u.metadata, u.tags, u.last_active_at, u.created_at, u.updated_at, u.deactivated_at
-		FROM auth_tokens t JOIN users u ON u.app_id = t.app_id AND u.uid = t.uid WHERE t.hash = ?`), hash)
+	row := s.r.QueryRowContext(ctx, s.q(`SELECT t.hash, t.id, t.app_id, t.uid, t.platform, t.device_id, t.user_agent, t.created_at, t.last_used_at, t.expires_at, `+
+		s.userRead("u")+` FROM auth_tokens t JOIN users u ON u.app_id = t.app_id AND u.uid = t.uid WHERE t.hash = ?`), hash)
 	var t AuthToken
-	var u User
-	var meta sql.NullString
-	var tags string
-	if err := row.Scan(&t.Hash, &t.ID, &t.AppID, &t.UID, &t.Platform, &t.DeviceID, &t.UserAgent, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt,
-		&u.AppID, &u.UID, &u.Name, &u.Avatar, &u.Link, &u.Role, &meta, &tags, &u.LastActiveAt, &u.CreatedAt, &u.UpdatedAt, &u.DeactivatedAt); err != nil {
+	var ur userRow
+	dest := append([]any{&t.Hash, &t.ID, &t.AppID, &t.UID, &t.Platform, &t.DeviceID, &t.UserAgent, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt}, ur.dest(true)...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, nil, s.classify(err)
 	}
-	if meta.Valid && meta.String != "" {
-		u.Metadata = json.RawMessage(meta.String)
+	u, err := ur.user()
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := json.Unmarshal([]byte(tags), &u.Tags); err != nil {
-		return nil, nil, fmt.Errorf("user %s: bad tags: %w", u.UID, err)
-	}
-	u.Status = "offline"
-	return &t, &u, nil
+	return &t, u, nil
 }
 
 func (s *Store) GetAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error) {

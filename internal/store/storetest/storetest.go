@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"AuthTokens", testAuthTokens},
 		{"ConcurrentAuthTokens", testConcurrentAuthTokens},
 		{"Presence", testPresence},
+		{"PresenceInReads", testPresenceInReads},
 		{"CrossAppIsolation", testIsolation},
 		{"UnstorableKeys", testUnstorableKeys},
 		{"Context", testContext},
@@ -2188,4 +2189,53 @@ func testCloseWaits(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	}
 	t.Logf("%d of %d inserts acknowledged before Close", acked, n)
+}
+
+// testPresenceInReads: user reads carry status from presence, judged against
+// the database's own clock (a lease in the real future is live).
+func testPresenceInReads(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	app := newApp(t, s)
+	for _, uid := range []string{"on", "off", "lapsed"} {
+		newUser(t, s, app.ID, uid)
+	}
+	tok := newToken(t, s, app.ID, "on")
+	now := time.Now().Unix()
+	_, err := s.RenewNode(ctx, "live", now+60)
+	must(t, "RenewNode live", err)
+	_, err = s.RenewNode(ctx, "dead", now-60)
+	must(t, "RenewNode dead", err)
+	must(t, "SetPresence on", s.SetPresence(ctx, "live", app.ID, "on", true, now))
+	must(t, "SetPresence lapsed", s.SetPresence(ctx, "dead", app.ID, "lapsed", true, now))
+
+	for uid, want := range map[string]string{"on": "online", "off": "offline", "lapsed": "offline"} {
+		u, err := s.GetUser(ctx, app.ID, uid)
+		must(t, "GetUser", err)
+		if u.Status != want {
+			t.Errorf("GetUser(%s).Status = %q, want %q", uid, u.Status, want)
+		}
+	}
+	_, u, err := s.GetSession(ctx, tok.Hash)
+	must(t, "GetSession", err)
+	if u.Status != "online" {
+		t.Errorf("GetSession user status = %q, want online", u.Status)
+	}
+	for _, tc := range []struct {
+		status string
+		want   []string
+	}{
+		{"online", []string{"on"}},
+		{"offline", []string{"lapsed", "off"}},
+		{"", []string{"lapsed", "off", "on"}},
+	} {
+		users, total, err := s.ListUsers(ctx, app.ID, store.UserQuery{Status: tc.status, Limit: 10})
+		must(t, "ListUsers", err)
+		var got []string
+		for _, u := range users {
+			got = append(got, u.UID)
+		}
+		if total != len(tc.want) || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("ListUsers(status=%q) = %v (total %d), want %v", tc.status, got, total, tc.want)
+		}
+	}
 }
