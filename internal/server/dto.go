@@ -108,6 +108,10 @@ func (v *validator) result() error {
 func (v *validator) text(field, s string, max int) {
 	if !utf8.ValidString(s) {
 		v.bad(field, "must be valid UTF-8")
+	} else if strings.IndexByte(s, 0) >= 0 {
+		// PostgreSQL text cannot hold U+0000 (the insert failed with a 500)
+		// and SQLite's LIKE stops at it (searchKey "\x00" matched everyone).
+		v.bad(field, "must not contain NUL characters")
 	} else if utf8.RuneCountInString(s) > max {
 		v.bad(field, "must be at most "+strconv.Itoa(max)+" characters")
 	}

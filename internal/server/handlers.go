@@ -350,9 +350,25 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	s.sessions.forgetUser(c.app.ID, uid)
 	if u.DeactivatedAt != 0 {
-		s.revokeUser(c.app.ID, uid, ReasonUserDeactivated)
+		if err := s.revokeDeactivated(r, c.app.ID, uid); err != nil {
+			return err
+		}
 	}
 	writeData(w, s.userView(u))
+	return nil
+}
+
+// revokeDeactivated deletes the tokens of a user just deactivated. A
+// deactivation is a revocation (DESIGN.md): merely hiding the tokens let
+// {"deactivated":false} bring every old session back. It runs after the
+// flag is set, when the store no longer mints tokens for the user.
+func (s *Server) revokeDeactivated(r *http.Request, appID, uid string) error {
+	toks, err := s.st.DeleteAuthTokens(r.Context(), appID, uid)
+	if err != nil {
+		return err
+	}
+	s.revokeTokens(toks, ReasonUserDeactivated)
+	s.revokeUser(appID, uid, ReasonUserDeactivated)
 	return nil
 }
 
@@ -373,7 +389,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call) err
 		if _, err := s.st.UpdateUser(r.Context(), c.app.ID, u.UID, store.UserPatch{Deactivated: &off}, s.now().Unix()); err != nil {
 			return err
 		}
-		s.revokeUser(c.app.ID, u.UID, ReasonUserDeactivated)
+		if err := s.revokeDeactivated(r, c.app.ID, u.UID); err != nil {
+			return err
+		}
 		writeData(w, successJSON{Success: true, Message: "The user with UID " + u.UID + " has been deactivated."})
 		return nil
 	}

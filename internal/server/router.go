@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -102,8 +103,25 @@ func (s *Server) buildHandler(routes []route) http.Handler {
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e := writeError(w, r, s.log, err)
+	e := writeError(w, r, s.log, s.storageDown(r.Context(), err))
 	info(r.Context()).code = e.Code
+}
+
+// storageDown marks an unclassified error as ErrUnavailable when the store
+// does not answer a ping. A closed or unreachable database (its driver
+// errors are not always mapped, e.g. "sql: database is closed") is
+// "storage down; retry" — 503, as DESIGN.md says — not a 500.
+func (s *Server) storageDown(ctx context.Context, err error) error {
+	var ae *apierr.Error
+	if errors.As(err, &ae) || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if s.st.Ping(pctx) != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
 }
 
 func (s *Server) dispatch(pattern string, rts []route) http.Handler {
