@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/tenant"
 )
@@ -28,6 +29,9 @@ type serveFlags struct {
 	rateLimit      string
 	rateTokens     int
 	rateFailedAuth int
+	presenceGrace  time.Duration
+	nodeLease      time.Duration
+	wsMaxPerUser   int
 }
 
 func newServeCmd() *cobra.Command {
@@ -57,6 +61,9 @@ five sample users, prints them, and writes {data}/dev-credentials.json.`,
 	fs.StringVar(&f.rateLimit, "rate-limit", "on", "rate limits: on or off")
 	fs.IntVar(&f.rateTokens, "rate-limit-tokens", server.DefaultRateLimits.TokensPerMinute, "auth tokens each app may create per minute (0 = unlimited)")
 	fs.IntVar(&f.rateFailedAuth, "rate-limit-failed-auth", server.DefaultRateLimits.FailedAuthPerMinute, "failed authentications per client IP per minute (0 = unlimited)")
+	fs.DurationVar(&f.presenceGrace, "presence-grace", 5*time.Second, "how long a dropped realtime connection may take to come back before its user goes offline")
+	fs.DurationVar(&f.nodeLease, "node-lease", 15*time.Second, "presence lease of this node; a crashed node's users go offline within it")
+	fs.IntVar(&f.wsMaxPerUser, "ws-max-per-user", 10, "live realtime connections per user on this node")
 	return cmd
 }
 
@@ -117,8 +124,28 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	}
 	host := "http://" + ln.Addr().String()
 
-	srv := server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Dev: f.dev})
+	node := "node-" + tenant.NewAppID()
+	var bus realtime.Bus = realtime.LocalBus{}
+	if f.db != "" {
+		if bus, err = realtime.NewPGBus(ctx, f.db, st.DB(), node, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	var srv *server.Server
+	hub := realtime.New(st, bus, realtime.Config{
+		Node: node, Grace: f.presenceGrace, Lease: f.nodeLease, MaxPerUser: f.wsMaxPerUser, Log: log,
+		OnRemote: func(ev realtime.Event) { srv.OnRemote(ev) },
+	})
+	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Dev: f.dev, Hub: hub})
 	defer srv.Close()
+	if err := hub.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("register realtime node: %w", err)
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go srv.Run(bg)
 
 	if f.dev {
 		creds, created, err := tenant.DevBootstrap(ctx, st, f.data, host, time.Now())
@@ -130,7 +157,12 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	}
 	log.Info("callgate listening", "addr", ln.Addr().String(), "store", desc, "dev", f.dev,
 		"rate_limit", limits.Enabled, "version", version, "startup", time.Since(start).Round(time.Millisecond))
-	err = server.Serve(ctx, ln, srv, log, nil)
+	err = server.Serve(ctx, ln, srv, log, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	})
+	stopBG()
 	srv.Close()
 	if cerr := st.Close(); cerr != nil && err == nil {
 		err = cerr

@@ -51,9 +51,10 @@ func (s *Server) userView(u *store.User) userJSON {
 	}
 }
 
-// status is "online" while the user has a live realtime connection.
+// status is "online" while the user has a live realtime connection: on this
+// node (known now), or on any node (as the record read from storage says).
 func (s *Server) status(u *store.User) string {
-	if u.Status == "online" {
+	if u.Status == "online" || s.hub != nil && s.hub.Online(u.AppID, u.UID) {
 		return "online"
 	}
 	return "offline"

@@ -348,7 +348,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	s.sessions.forgetUser(c.app.ID, uid)
+	s.userChanged(r.Context(), c.app.ID, uid)
 	if u.DeactivatedAt != 0 {
 		if err := s.revokeDeactivated(r, c.app.ID, uid); err != nil {
 			return err
@@ -367,8 +367,8 @@ func (s *Server) revokeDeactivated(r *http.Request, appID, uid string) error {
 	if err != nil {
 		return err
 	}
-	s.revokeTokens(toks, ReasonUserDeactivated)
-	s.revokeUser(appID, uid, ReasonUserDeactivated)
+	s.forgetTokens(toks)
+	s.revokeUser(r.Context(), appID, uid, ReasonUserDeactivated)
 	return nil
 }
 
@@ -402,8 +402,8 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	s.revokeTokens(toks, ReasonUserDeleted)
-	s.revokeUser(c.app.ID, u.UID, ReasonUserDeleted)
+	s.forgetTokens(toks)
+	s.revokeUser(r.Context(), c.app.ID, u.UID, ReasonUserDeleted)
 	writeData(w, successJSON{Success: true, Message: "The user with UID " + u.UID + " has been deleted."})
 	return nil
 }
@@ -529,7 +529,7 @@ func (s *Server) deleteAuthToken(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	s.revokeTokens([]*store.AuthToken{del}, ReasonTokenDeleted)
+	s.revokeTokens(r.Context(), []*store.AuthToken{del}, ReasonTokenDeleted)
 	writeData(w, successJSON{Success: true, Message: "Auth token " + del.ID + " deleted."})
 	return nil
 }
@@ -543,7 +543,7 @@ func (s *Server) flushAuthTokens(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	s.revokeTokens(toks, ReasonTokensFlushed)
+	s.revokeTokens(r.Context(), toks, ReasonTokensFlushed)
 	writeData(w, struct {
 		successJSON
 		Deleted int `json:"deleted"`
@@ -596,22 +596,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	s.revokeTokens([]*store.AuthToken{del}, ReasonLogout)
+	s.revokeTokens(r.Context(), []*store.AuthToken{del}, ReasonLogout)
 	writeData(w, struct {
 		successJSON
 		UID string `json:"uid"`
 	}{successJSON{true, "Logout successful"}, del.UID})
 	return nil
-}
-
-// revokeTokens ends the sessions of deleted tokens on this node.
-func (s *Server) revokeTokens(toks []*store.AuthToken, reason string) {
-	for _, t := range toks {
-		s.sessions.forgetToken(t.Hash)
-	}
-}
-
-// revokeUser ends every session of a user (deleted or deactivated).
-func (s *Server) revokeUser(appID, uid, reason string) {
-	s.sessions.forgetUser(appID, uid)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -31,10 +32,13 @@ type Config struct {
 	// SessionCacheSize bounds the validated-token cache; negative disables it.
 	SessionCacheSize int
 	// SessionCacheTTL bounds how long a cached session is trusted without
-	// asking the database (cross-node revocations). Default 1s.
+	// asking the database. Revocations reach every node on the realtime bus at
+	// once; the TTL is only the safety net. Default 30s.
 	SessionCacheTTL time.Duration
 	// Dev relaxes what a local developer needs relaxed (CORS from anywhere).
 	Dev bool
+	// Hub serves realtime connections (GET /ws); nil disables realtime.
+	Hub *realtime.Hub
 }
 
 // Server serves the API.
@@ -51,6 +55,7 @@ type Server struct {
 	touch     *toucher
 	apps      *ttlCache[*store.App]
 	keys      *ttlCache[*store.APIKey]
+	hub       *realtime.Hub
 	handler   http.Handler
 	closeOnce sync.Once
 }
@@ -70,13 +75,14 @@ func New(cfg Config) *Server {
 		cfg.SessionCacheSize = 100_000
 	}
 	if cfg.SessionCacheTTL == 0 {
-		cfg.SessionCacheTTL = time.Second
+		cfg.SessionCacheTTL = 30 * time.Second
 	}
 	s := &Server{
 		cfg:      cfg,
 		st:       cfg.Store,
 		log:      cfg.Logger,
 		now:      cfg.Now,
+		hub:      cfg.Hub,
 		registry: prometheus.NewRegistry(),
 	}
 	s.metrics = newMetrics(s.registry)
@@ -135,6 +141,7 @@ func (s *Server) routes() []route {
 		{method: "PUT", path: "/me", auth: authToken, h: s.startSession},
 		{method: "GET", path: "/me", auth: authToken, h: s.getMe},
 		{method: "DELETE", path: "/me", auth: authToken, h: s.logout},
+		{method: "GET", path: "/ws", h: s.websocket},
 	}
 }
 

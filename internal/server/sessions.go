@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ type sessionCache struct {
 	now func() time.Time
 
 	mu     sync.RWMutex
+	gen    uint64 // bumped by every invalidation
 	m      map[string]sessEntry
 	byUser map[string]map[string]struct{} // appID/uid → hashes
 }
@@ -46,11 +48,20 @@ func (c *sessionCache) get(ctx context.Context, hash []byte) (*store.AuthToken, 
 			return &tok, &user, nil
 		}
 	}
+	c.mu.RLock()
+	gen := c.gen
+	c.mu.RUnlock()
 	tok, user, err := c.st.GetSession(ctx, hash)
 	if err != nil || c.max <= 0 {
 		return tok, user, err
 	}
 	c.mu.Lock()
+	if c.gen != gen {
+		// A revocation ran while we read: what we read may already be
+		// dead, so answer it this once but do not cache it.
+		c.mu.Unlock()
+		return tok, user, nil
+	}
 	if len(c.m) >= c.max {
 		// Drop an arbitrary tenth: map order is random, which is as good as
 		// LRU for a cache whose misses cost one indexed read.
@@ -62,7 +73,9 @@ func (c *sessionCache) get(ctx context.Context, hash []byte) (*store.AuthToken, 
 			}
 		}
 	}
-	c.m[string(hash)] = sessEntry{tok: *tok, user: *user, at: c.now()}
+	cached := *user
+	cached.Status = "" // presence changes faster than the cache; the hub answers it
+	c.m[string(hash)] = sessEntry{tok: *tok, user: cached, at: c.now()}
 	k := userKey(tok.AppID, tok.UID)
 	if c.byUser[k] == nil {
 		c.byUser[k] = map[string]struct{}{}
@@ -74,6 +87,7 @@ func (c *sessionCache) get(ctx context.Context, hash []byte) (*store.AuthToken, 
 }
 
 func (c *sessionCache) dropLocked(h string, e sessEntry) {
+	c.gen++
 	delete(c.m, h)
 	k := userKey(e.tok.AppID, e.tok.UID)
 	if set := c.byUser[k]; set != nil {
@@ -87,6 +101,7 @@ func (c *sessionCache) dropLocked(h string, e sessEntry) {
 // forgetToken drops one token.
 func (c *sessionCache) forgetToken(hash []byte) {
 	c.mu.Lock()
+	c.gen++
 	if e, ok := c.m[string(hash)]; ok {
 		c.dropLocked(string(hash), e)
 	}
@@ -97,6 +112,7 @@ func (c *sessionCache) forgetToken(hash []byte) {
 // deactivated, tokens flushed).
 func (c *sessionCache) forgetUser(appID, uid string) {
 	c.mu.Lock()
+	c.gen++
 	for h := range c.byUser[userKey(appID, uid)] {
 		c.dropLocked(h, c.m[h])
 	}
@@ -158,4 +174,21 @@ func (t *toucher) flush() {
 func (t *toucher) close() {
 	close(t.stop)
 	<-t.done
+}
+
+// forgetHex drops one token given as a hex hash (from another node).
+func (c *sessionCache) forgetHex(h string) {
+	b, err := hex.DecodeString(h)
+	if err == nil {
+		c.forgetToken(b)
+	}
+}
+
+// forgetAll empties the cache (events may have been missed).
+func (c *sessionCache) forgetAll() {
+	c.mu.Lock()
+	c.gen++
+	clear(c.m)
+	clear(c.byUser)
+	c.mu.Unlock()
 }

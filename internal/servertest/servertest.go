@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/store/postgres"
 	"github.com/callgate/callgate/internal/store/postgres/pgtest"
@@ -30,7 +31,9 @@ type Server struct {
 	Region  string
 	Store   *sqlstore.Store
 	API     *server.Server
+	Hub     *realtime.Hub // nil with NoRealtime
 	DataDir string
+	DSN     string // the PostgreSQL DSN, when Postgres
 
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -40,9 +43,16 @@ type Server struct {
 // Options adjust the server.
 type Options struct {
 	Postgres bool                            // use $CALLGATE_TEST_POSTGRES (skips without it)
-	Config   server.Config                   // Store is filled in; zero fields take defaults
+	Config   server.Config                   // Store and Hub are filled in; zero fields take defaults
 	Logger   *slog.Logger                    // default: discard
 	Handler  func(http.Handler) http.Handler // wraps the handler (e.g. to slow it down)
+	// Realtime tunes the hub (Node and Log are filled in). Realtime is on,
+	// as in `callgate serve`, unless NoRealtime is set.
+	Realtime   realtime.Config
+	NoRealtime bool
+	// Join makes this server a second node of a PostgreSQL server: same
+	// database, same dev app and keys.
+	Join *Server
 }
 
 // Start starts a server with rate limits off (tests make many failed calls)
@@ -53,9 +63,19 @@ func Start(t testing.TB, opts Options) *Server {
 	dir := t.TempDir()
 	var st *sqlstore.Store
 	var err error
-	if opts.Postgres {
-		st, err = postgres.Open(ctx, pgtest.DSN(t), postgres.Options{})
-	} else {
+	var dsn string
+	switch {
+	case opts.Join != nil:
+		if opts.Join.DSN == "" {
+			t.Fatal("servertest: Join needs a PostgreSQL server")
+		}
+		opts.Postgres = true
+		dsn = opts.Join.DSN
+		st, err = postgres.Open(ctx, dsn, postgres.Options{})
+	case opts.Postgres:
+		dsn = pgtest.DSN(t)
+		st, err = postgres.Open(ctx, dsn, postgres.Options{})
+	default:
 		st, err = sqlite.Open(ctx, filepath.Join(dir, sqlite.FileName), sqlite.Options{})
 	}
 	if err != nil {
@@ -66,14 +86,36 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Logger != nil {
 		cfg.Logger = opts.Logger
 	}
-	api := server.New(cfg)
+	var api *server.Server
+	var hub *realtime.Hub
+	if !opts.NoRealtime {
+		rc := opts.Realtime
+		rc.Node = "test-" + tenant.NewAppID()
+		rc.Log = cfg.Logger
+		rc.OnRemote = func(ev realtime.Event) { api.OnRemote(ev) }
+		var bus realtime.Bus = realtime.LocalBus{}
+		if opts.Postgres {
+			if bus, err = realtime.NewPGBus(ctx, dsn, st.DB(), rc.Node, cfg.Logger); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hub = realtime.New(st, bus, rc)
+		if err := hub.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Hub = hub
+	}
+	api = server.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	creds, _, err := tenant.DevBootstrap(ctx, st, dir, url, time.Now())
-	if err != nil {
+	creds := &tenant.DevCredentials{}
+	if opts.Join != nil {
+		j := opts.Join
+		creds.AppID, creds.Region, creds.AuthKey, creds.RESTAPIKey = j.AppID, j.Region, j.AuthKey, j.RESTKey
+	} else if creds, _, err = tenant.DevBootstrap(ctx, st, dir, url, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var h http.Handler = api
@@ -82,10 +124,15 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	s := &Server{URL: url, AppID: creds.AppID, AuthKey: creds.AuthKey, RESTKey: creds.RESTAPIKey, Region: creds.Region,
-		Store: st, API: api, DataDir: dir, stop: cancel, done: make(chan struct{})}
+		Store: st, API: api, Hub: hub, DataDir: dir, DSN: dsn, stop: cancel, done: make(chan struct{})}
+	go api.Run(sctx)
 	go func() {
 		defer close(s.done)
-		server.Serve(sctx, ln, h, slog.New(slog.DiscardHandler), nil)
+		server.Serve(sctx, ln, h, slog.New(slog.DiscardHandler), func() {
+			sd, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			api.Shutdown(sd)
+		})
 	}()
 	t.Cleanup(s.Stop)
 	return s

@@ -1,0 +1,59 @@
+// Package realtime is callgate's live layer: WebSocket connections per
+// session, presence (a user is online while one of their connections is
+// live), and revocation that closes every connection of a dead token —
+// on one node, or on many sharing PostgreSQL (events cross nodes on a Bus).
+package realtime
+
+import (
+	"context"
+	"encoding/hex"
+)
+
+// Event kinds carried between nodes.
+const (
+	// KindRevokeTokens closes connections of the listed tokens and drops them
+	// from session caches.
+	KindRevokeTokens = "revoke_tokens"
+	// KindRevokeUser closes every connection of a user (deleted, deactivated).
+	KindRevokeUser = "revoke_user"
+	// KindUserChanged drops a user's cached sessions (profile changed).
+	KindUserChanged = "user_changed"
+	// KindPresence is a user going online or offline.
+	KindPresence = "presence"
+	// KindResync is synthesised locally when the bus may have missed events
+	// (a dropped LISTEN connection): caches must be emptied and live
+	// connections re-checked.
+	KindResync = "resync"
+)
+
+// Event is one message on the bus. Field names are short: PostgreSQL
+// NOTIFY payloads are limited to 8000 bytes.
+type Event struct {
+	Origin       string   `json:"o"`
+	Kind         string   `json:"k"`
+	AppID        string   `json:"a,omitempty"`
+	UID          string   `json:"u,omitempty"`
+	Hashes       []string `json:"h,omitempty"` // hex SHA-256 of tokens
+	Reason       string   `json:"r,omitempty"`
+	Status       string   `json:"s,omitempty"`
+	LastActiveAt int64    `json:"t,omitempty"`
+}
+
+// HexHash encodes a token hash for an Event.
+func HexHash(h []byte) string { return hex.EncodeToString(h) }
+
+// Bus carries events between the nodes that share a database. Publish never
+// delivers to the publishing node itself: a node applies its own events
+// before publishing them.
+type Bus interface {
+	Publish(ctx context.Context, ev Event) error
+	// Run delivers other nodes' events to handle until ctx ends. It
+	// reconnects on failure and then delivers a KindResync event.
+	Run(ctx context.Context, handle func(Event))
+}
+
+// LocalBus is the bus of a single node (SQLite): there is nobody to tell.
+type LocalBus struct{}
+
+func (LocalBus) Publish(context.Context, Event) error { return nil }
+func (LocalBus) Run(ctx context.Context, _ func(Event)) { <-ctx.Done() }

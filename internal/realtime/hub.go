@@ -1,0 +1,778 @@
+package realtime
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// Close codes sent to clients.
+const (
+	// CloseRevoked follows a session_revoked message.
+	CloseRevoked websocket.StatusCode = 4001
+	// CloseSlowConsumer: the client did not read fast enough.
+	CloseSlowConsumer websocket.StatusCode = 4008
+	// CloseTooManyConnections: the user is at the per-user connection cap.
+	CloseTooManyConnections websocket.StatusCode = 4029
+)
+
+// Config tunes a Hub. Zero values take the defaults in brackets.
+type Config struct {
+	Node         string        // this node's id (random)
+	Grace        time.Duration // offline delay after a dropped connection [5s]
+	PingInterval time.Duration // [20s]
+	WriteTimeout time.Duration // per message and per ping [10s]
+	QueueSize    int           // messages buffered per connection [64]
+	MaxPerUser   int           // live connections per user on this node [10]
+	ReadLimit    int64         // largest client message [4096]
+	Lease        time.Duration // node lease; a crashed node's users go offline within it [15s]
+	Now          func() time.Time
+	Log          *slog.Logger
+	// OnRemote is called for every event from another node (after the hub
+	// applied it), so the server can drop cached sessions.
+	OnRemote func(Event)
+}
+
+// Session is the authenticated session a connection belongs to.
+type Session struct {
+	AppID, UID string
+	TokenHash  []byte
+	ExpiresAt  int64 // unix seconds; 0 = never
+}
+
+// Hub holds this node's live connections.
+type Hub struct {
+	cfg  Config
+	st   store.Store
+	bus  Bus
+	log  *slog.Logger
+	seed maphash.Seed
+
+	mu      sync.Mutex
+	byToken map[string]map[*conn]struct{}
+	byUser  map[string]map[*conn]struct{}
+	byApp   map[string]map[*conn]struct{}
+	marked  map[string]bool        // users this node has recorded online
+	grace   map[string]*time.Timer // pending offline after a drop
+	closed  bool
+	// recent remembers revocations for a minute, so a connection that
+	// authenticated just before its token died, and registers just after,
+	// is still told.
+	recent map[string]revoked // token hash or user key → why
+
+	// userLocks serialise presence changes of one user on this node
+	// (striped, so users do not wait on each other).
+	userLocks [64]sync.Mutex
+}
+
+// New makes a hub. Call Run to keep its lease and hear other nodes.
+func New(st store.Store, bus Bus, cfg Config) *Hub {
+	if cfg.Grace == 0 {
+		cfg.Grace = 5 * time.Second
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 20 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = 64
+	}
+	if cfg.MaxPerUser == 0 {
+		cfg.MaxPerUser = 10
+	}
+	if cfg.ReadLimit == 0 {
+		cfg.ReadLimit = 4096
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = 15 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if bus == nil {
+		bus = LocalBus{}
+	}
+	return &Hub{
+		cfg: cfg, st: st, bus: bus, log: cfg.Log, seed: maphash.MakeSeed(),
+		byToken: map[string]map[*conn]struct{}{},
+		byUser:  map[string]map[*conn]struct{}{},
+		byApp:   map[string]map[*conn]struct{}{},
+		marked:  map[string]bool{},
+		grace:   map[string]*time.Timer{},
+		recent:  map[string]revoked{},
+	}
+}
+
+type revoked struct {
+	reason string
+	at     time.Time
+}
+
+const recentFor = time.Minute
+
+// remember records revocations (h.mu held).
+func (h *Hub) rememberLocked(reason string, keys ...string) {
+	now := time.Now()
+	if len(h.recent) > 10_000 {
+		for k, r := range h.recent {
+			if now.Sub(r.at) > recentFor {
+				delete(h.recent, k)
+			}
+		}
+	}
+	for _, k := range keys {
+		h.recent[k] = revoked{reason, now}
+	}
+}
+
+func (h *Hub) recentlyRevokedLocked(hash string) string {
+	if r, ok := h.recent[hash]; ok && time.Since(r.at) < recentFor {
+		return r.reason
+	}
+	return ""
+}
+
+// Node is this hub's node id.
+func (h *Hub) Node() string { return h.cfg.Node }
+
+func userKey(appID, uid string) string { return appID + "/" + uid }
+
+func (h *Hub) userLock(key string) *sync.Mutex {
+	return &h.userLocks[maphash.String(h.seed, key)%uint64(len(h.userLocks))]
+}
+
+// Start registers this node's lease; call it before serving connections.
+func (h *Hub) Start(ctx context.Context) error {
+	_, err := h.st.RenewNode(ctx, h.cfg.Node, h.cfg.Now().Add(h.cfg.Lease).Unix())
+	return err
+}
+
+// Run renews the node lease, reaps the presence of nodes whose lease
+// lapsed (crashed), and applies other nodes' events, until ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	go h.bus.Run(ctx, h.applyRemote)
+	tick := time.NewTicker(h.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			h.heartbeat(ctx)
+		}
+	}
+}
+
+func (h *Hub) heartbeat(ctx context.Context) {
+	now := h.cfg.Now()
+	existed, err := h.st.RenewNode(ctx, h.cfg.Node, now.Add(h.cfg.Lease).Unix())
+	if err != nil {
+		h.log.Warn("realtime: renewing node lease failed", "err", err)
+	} else if !existed {
+		// Our lease lapsed (a long stall or database outage) and another
+		// node reaped our presence: record our users again.
+		h.log.Warn("realtime: node lease had lapsed; re-registering presence")
+		h.remarkAll(ctx)
+	}
+	users, err := h.st.ReapNodes(ctx, now.Unix())
+	if err != nil {
+		h.log.Warn("realtime: reaping lapsed nodes failed", "err", err)
+		return
+	}
+	for _, u := range users {
+		h.announceIfOffline(ctx, u.AppID, u.UID, now.Unix())
+	}
+}
+
+// ---- connections
+
+type conn struct {
+	h       *Hub
+	ws      *websocket.Conn
+	sess    Session
+	key     string
+	hash    string
+	send    chan []byte
+	closing chan closeReq
+	once    sync.Once
+	expiry  *time.Timer
+}
+
+type closeReq struct {
+	msg    []byte
+	code   websocket.StatusCode
+	reason string
+}
+
+// Serve upgrades an authenticated request and runs the connection until
+// it ends. Authentication happened before: a dead token never upgrades.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// The token is the credential (no cookies), so a cross-origin page
+		// gains nothing it did not already hold; browsers need this.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		return // Accept wrote the HTTP error
+	}
+	ws.SetReadLimit(h.cfg.ReadLimit)
+	c := &conn{
+		h: h, ws: ws, sess: sess, key: userKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
+		send: make(chan []byte, h.cfg.QueueSize), closing: make(chan closeReq, 1),
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if err := h.register(ctx, c); err != nil {
+		code, reason := websocket.StatusTryAgainLater, "server shutting down"
+		var rv errRevoked
+		switch {
+		case errors.Is(err, errTooMany):
+			code, reason = CloseTooManyConnections, "too many connections for this user (limit "+strconv.Itoa(h.cfg.MaxPerUser)+")"
+		case errors.As(err, &rv):
+			c.write(ctx, revokedMsg(string(rv)))
+			code, reason = CloseRevoked, string(rv)
+		}
+		ws.Close(code, reason)
+		return
+	}
+	if sess.ExpiresAt > 0 {
+		d := time.Until(time.Unix(sess.ExpiresAt, 0))
+		c.expiry = time.AfterFunc(max(d, 0), func() {
+			h.revokeWhere(func(x *conn) bool { return x == c }, "token_expired")
+		})
+	}
+	// Registered before the first message, so a revocation that races the
+	// client's OnConnected still reaches this connection.
+	c.enqueue(mustJSON(struct {
+		Type string `json:"type"`
+		UID  string `json:"uid"`
+	}{"connected", sess.UID}))
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(ctx)
+	}()
+	c.readLoop(ctx)
+	revoked := h.unregister(c)
+	c.shutdown(closeReq{code: websocket.StatusNormalClosure})
+	<-writerDone
+	ws.CloseNow()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	if !revoked {
+		h.dropped(c)
+	}
+}
+
+func (c *conn) readLoop(ctx context.Context) {
+	for {
+		_, data, err := c.ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		// Clients may ping at the application level (browsers cannot send
+		// WebSocket pings); everything else is ignored.
+		var m struct{ Type string }
+		if json.Unmarshal(data, &m) == nil && m.Type == "ping" {
+			c.enqueue([]byte(`{"type":"pong"}`))
+		}
+	}
+}
+
+func (c *conn) writeLoop(ctx context.Context) {
+	ping := time.NewTicker(c.h.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case msg := <-c.send:
+			if c.write(ctx, msg) != nil {
+				c.ws.CloseNow()
+				return
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				c.ws.CloseNow()
+				return
+			}
+		case cr := <-c.closing:
+			// Flush what was queued before the close (presence, the
+			// revocation notice), then close.
+			for {
+				select {
+				case msg := <-c.send:
+					c.write(ctx, msg)
+					continue
+				default:
+				}
+				break
+			}
+			if cr.msg != nil {
+				c.write(ctx, cr.msg)
+			}
+			if cr.code != 0 {
+				c.ws.Close(cr.code, cr.reason)
+			}
+			c.ws.CloseNow()
+			return
+		}
+	}
+}
+
+func (c *conn) write(ctx context.Context, msg []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
+	defer cancel()
+	return c.ws.Write(wctx, websocket.MessageText, msg)
+}
+
+// enqueue never blocks: a client that cannot keep up is disconnected
+// rather than allowed to stall the sender.
+func (c *conn) enqueue(msg []byte) {
+	select {
+	case c.send <- msg:
+	default:
+		c.shutdown(closeReq{code: CloseSlowConsumer, reason: "slow consumer: messages were not read in time"})
+	}
+}
+
+func (c *conn) shutdown(cr closeReq) {
+	c.once.Do(func() { c.closing <- cr })
+}
+
+var errTooMany = errors.New("too many connections")
+
+// errRevoked: the session died between authentication and registration.
+type errRevoked string
+
+func (e errRevoked) Error() string { return "session revoked: " + string(e) }
+
+func revokedMsg(reason string) []byte {
+	return mustJSON(struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	}{"session_revoked", reason})
+}
+
+func add(m map[string]map[*conn]struct{}, k string, c *conn) {
+	if m[k] == nil {
+		m[k] = map[*conn]struct{}{}
+	}
+	m[k][c] = struct{}{}
+}
+
+func del(m map[string]map[*conn]struct{}, k string, c *conn) bool {
+	set, ok := m[k]
+	if !ok {
+		return false
+	}
+	if _, ok := set[c]; !ok {
+		return false
+	}
+	delete(set, c)
+	if len(set) == 0 {
+		delete(m, k)
+	}
+	return true
+}
+
+func (h *Hub) register(ctx context.Context, c *conn) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return errors.New("hub closed")
+	}
+	if reason := h.recentlyRevokedLocked(c.hash); reason != "" {
+		h.mu.Unlock()
+		return errRevoked(reason)
+	}
+	if len(h.byUser[c.key]) >= h.cfg.MaxPerUser {
+		h.mu.Unlock()
+		return errTooMany
+	}
+	add(h.byToken, c.hash, c)
+	add(h.byUser, c.key, c)
+	add(h.byApp, c.sess.AppID, c)
+	if t := h.grace[c.key]; t != nil {
+		t.Stop() // a reconnect inside the grace period: no flap
+		delete(h.grace, c.key)
+	}
+	h.mu.Unlock()
+	// The session was checked before the upgrade; check it once more now
+	// that the connection is registered. A revocation either deleted the
+	// token before this read (we see it) or will find the connection.
+	if reason := h.sessionDead(ctx, c.sess.TokenHash); reason != "" {
+		h.unregister(c)
+		return errRevoked(reason)
+	}
+	h.markOnline(ctx, c.sess.AppID, c.sess.UID)
+	return nil
+}
+
+// sessionDead says why a session is no longer valid, or "" if it is (or
+// the database cannot tell).
+func (h *Hub) sessionDead(ctx context.Context, hash []byte) string {
+	tok, user, err := h.st.GetSession(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.mu.Lock()
+		reason := h.recentlyRevokedLocked(string(hash))
+		h.mu.Unlock()
+		if reason == "" {
+			reason = "token_deleted"
+		}
+		return reason
+	case err != nil:
+		return ""
+	case user.DeactivatedAt != 0:
+		return "user_deactivated"
+	case tok.ExpiresAt > 0 && h.cfg.Now().Unix() >= tok.ExpiresAt:
+		return "token_expired"
+	}
+	return ""
+}
+
+// unregister removes c; it reports false when a revocation already did.
+func (h *Hub) unregister(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !del(h.byUser, c.key, c) {
+		return true
+	}
+	del(h.byToken, c.hash, c)
+	del(h.byApp, c.sess.AppID, c)
+	return false
+}
+
+// dropped handles a connection that ended by itself: the user goes offline
+// only if no connection of theirs comes back within the grace period.
+func (h *Hub) dropped(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.byUser[c.key]) > 0 || h.closed {
+		return
+	}
+	if t := h.grace[c.key]; t != nil {
+		t.Stop()
+	}
+	appID, uid := c.sess.AppID, c.sess.UID
+	h.grace[c.key] = time.AfterFunc(h.cfg.Grace, func() {
+		h.mu.Lock()
+		delete(h.grace, userKey(appID, uid))
+		h.mu.Unlock()
+		h.markOffline(context.Background(), appID, uid)
+	})
+}
+
+// ---- presence
+
+func (h *Hub) markOnline(ctx context.Context, appID, uid string) {
+	key := userKey(appID, uid)
+	l := h.userLock(key)
+	l.Lock()
+	defer l.Unlock()
+	h.mu.Lock()
+	already := h.marked[key]
+	h.mu.Unlock()
+	if already {
+		return
+	}
+	now := h.cfg.Now().Unix()
+	was, err := h.st.Online(ctx, appID, uid, now)
+	if err != nil {
+		h.log.Warn("realtime: presence read failed", "err", err)
+	}
+	if err := h.st.SetPresence(ctx, h.cfg.Node, appID, uid, true, now); err != nil {
+		h.log.Warn("realtime: presence write failed", "err", err)
+		return
+	}
+	h.mu.Lock()
+	h.marked[key] = true
+	h.mu.Unlock()
+	if !was {
+		h.announce(ctx, Event{Kind: KindPresence, AppID: appID, UID: uid, Status: "online", LastActiveAt: now})
+	}
+}
+
+func (h *Hub) remarkAll(ctx context.Context) {
+	h.mu.Lock()
+	clear(h.marked)
+	var users []Session
+	for _, set := range h.byUser {
+		for c := range set {
+			users = append(users, c.sess)
+			break
+		}
+	}
+	h.mu.Unlock()
+	for _, u := range users {
+		h.markOnline(ctx, u.AppID, u.UID)
+	}
+}
+
+// markOffline records that this node no longer holds the user and, if no
+// other node does, tells everyone.
+func (h *Hub) markOffline(ctx context.Context, appID, uid string) {
+	key := userKey(appID, uid)
+	l := h.userLock(key)
+	l.Lock()
+	defer l.Unlock()
+	h.mu.Lock()
+	live, marked := len(h.byUser[key]) > 0, h.marked[key]
+	if !live {
+		delete(h.marked, key)
+	}
+	h.mu.Unlock()
+	if live || !marked {
+		return
+	}
+	now := h.cfg.Now().Unix()
+	if err := h.st.SetPresence(ctx, h.cfg.Node, appID, uid, false, now); err != nil {
+		h.log.Warn("realtime: presence write failed", "err", err)
+	}
+	h.announceIfOffline(ctx, appID, uid, now)
+}
+
+func (h *Hub) announceIfOffline(ctx context.Context, appID, uid string, now int64) {
+	online, err := h.st.Online(ctx, appID, uid, now)
+	if err != nil || online {
+		return
+	}
+	h.announce(ctx, Event{Kind: KindPresence, AppID: appID, UID: uid, Status: "offline", LastActiveAt: now})
+}
+
+// announce delivers a presence event here and on every other node.
+func (h *Hub) announce(ctx context.Context, ev Event) {
+	h.broadcastPresence(ev)
+	h.publish(ctx, ev)
+}
+
+func (h *Hub) publish(ctx context.Context, ev Event) {
+	ev.Origin = h.cfg.Node
+	if err := h.bus.Publish(ctx, ev); err != nil {
+		h.log.Warn("realtime: publishing event failed", "kind", ev.Kind, "err", err)
+	}
+}
+
+func (h *Hub) broadcastPresence(ev Event) {
+	msg := mustJSON(struct {
+		Type         string `json:"type"`
+		UID          string `json:"uid"`
+		Status       string `json:"status"`
+		LastActiveAt int64  `json:"lastActiveAt"`
+	}{"presence", ev.UID, ev.Status, ev.LastActiveAt})
+	h.mu.Lock()
+	targets := make([]*conn, 0, len(h.byApp[ev.AppID]))
+	for c := range h.byApp[ev.AppID] {
+		if c.sess.UID != ev.UID {
+			targets = append(targets, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range targets {
+		c.enqueue(msg)
+	}
+}
+
+// Online reports whether this node holds a live connection of the user.
+func (h *Hub) Online(appID, uid string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.byUser[userKey(appID, uid)]) > 0
+}
+
+// Count is the number of live connections on this node.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, set := range h.byUser {
+		n += len(set)
+	}
+	return n
+}
+
+// ---- revocation
+
+// RevokeTokens closes every connection of the given tokens, here and on
+// every other node.
+func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) {
+	set := make(map[string]bool, len(hashes))
+	hexes := make([]string, len(hashes))
+	for i, hs := range hashes {
+		set[string(hs)] = true
+		hexes[i] = HexHash(hs)
+	}
+	h.revokeTokenSet(set, reason)
+	// NOTIFY payloads are small: send the hashes in chunks.
+	const chunk = 100
+	for len(hexes) > 0 {
+		n := min(chunk, len(hexes))
+		h.publish(ctx, Event{Kind: KindRevokeTokens, Hashes: hexes[:n], Reason: reason})
+		hexes = hexes[n:]
+	}
+}
+
+// RevokeUser closes every connection of a user, here and on every other node.
+func (h *Hub) RevokeUser(ctx context.Context, appID, uid, reason string) {
+	h.revokeUserLocal(appID, uid, reason)
+	h.publish(ctx, Event{Kind: KindRevokeUser, AppID: appID, UID: uid, Reason: reason})
+}
+
+func (h *Hub) revokeUserLocal(appID, uid, reason string) {
+	key := userKey(appID, uid)
+	h.mu.Lock()
+	victims := make([]*conn, 0, len(h.byUser[key]))
+	for c := range h.byUser[key] {
+		victims = append(victims, c)
+	}
+	h.mu.Unlock()
+	h.revoke(victims, reason)
+}
+
+// UserChanged tells other nodes to drop their cached sessions of a user.
+func (h *Hub) UserChanged(ctx context.Context, appID, uid string) {
+	h.publish(ctx, Event{Kind: KindUserChanged, AppID: appID, UID: uid})
+}
+
+func (h *Hub) revokeTokenSet(set map[string]bool, reason string) {
+	h.mu.Lock()
+	var victims []*conn
+	for hs := range set {
+		h.rememberLocked(reason, hs)
+		for c := range h.byToken[hs] {
+			victims = append(victims, c)
+		}
+	}
+	h.mu.Unlock()
+	h.revoke(victims, reason)
+}
+
+func (h *Hub) revokeWhere(match func(*conn) bool, reason string) {
+	h.mu.Lock()
+	var victims []*conn
+	for _, set := range h.byUser {
+		for c := range set {
+			if match(c) {
+				victims = append(victims, c)
+			}
+		}
+	}
+	h.mu.Unlock()
+	h.revoke(victims, reason)
+}
+
+// revoke tells each connection why, closes it with 4001, and ends presence
+// at once (no grace period: the session is over, not dropped).
+func (h *Hub) revoke(victims []*conn, reason string) {
+	users := map[string]Session{}
+	for _, c := range victims {
+		if h.unregister(c) {
+			continue // already gone
+		}
+		c.shutdown(closeReq{msg: revokedMsg(reason), code: CloseRevoked, reason: reason})
+		users[c.key] = c.sess
+	}
+	for _, s := range users {
+		h.markOffline(context.Background(), s.AppID, s.UID)
+	}
+}
+
+func (h *Hub) applyRemote(ev Event) {
+	if ev.Origin == h.cfg.Node {
+		return
+	}
+	switch ev.Kind {
+	case KindRevokeTokens:
+		set := make(map[string]bool, len(ev.Hashes))
+		for _, x := range ev.Hashes {
+			if b, err := hex.DecodeString(x); err == nil {
+				set[string(b)] = true
+			}
+		}
+		h.revokeTokenSet(set, ev.Reason)
+	case KindRevokeUser:
+		h.revokeUserLocal(ev.AppID, ev.UID, ev.Reason)
+	case KindPresence:
+		h.broadcastPresence(ev)
+	case KindResync:
+		h.resync()
+	}
+	if h.cfg.OnRemote != nil {
+		h.cfg.OnRemote(ev)
+	}
+}
+
+// resync re-checks every live connection against the database after the
+// bus may have missed revocations.
+func (h *Hub) resync() {
+	h.mu.Lock()
+	var all []*conn
+	for _, set := range h.byUser {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, c := range all {
+		if reason := h.sessionDead(ctx, c.sess.TokenHash); reason != "" {
+			h.revoke([]*conn{c}, reason)
+		}
+	}
+}
+
+// Shutdown closes every connection ("going away") and withdraws this
+// node's presence, so its users go offline now rather than at lease end.
+func (h *Hub) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	h.closed = true
+	var all []*conn
+	for _, set := range h.byUser {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	for _, t := range h.grace {
+		t.Stop()
+	}
+	h.mu.Unlock()
+	for _, c := range all {
+		c.shutdown(closeReq{code: websocket.StatusGoingAway, reason: "server shutting down"})
+	}
+	users, err := h.st.RemoveNode(ctx, h.cfg.Node)
+	if err != nil {
+		h.log.Warn("realtime: withdrawing node presence failed", "err", err)
+		return
+	}
+	now := h.cfg.Now().Unix()
+	for _, u := range users {
+		h.announceIfOffline(ctx, u.AppID, u.UID, now)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
