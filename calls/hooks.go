@@ -1,0 +1,43 @@
+package calls
+
+// Hook points for the realtime connection (presence, server-side
+// revocation), which a later version adds. They are called with no lock
+// held, in the order the session changes, and must not block for long.
+
+type startReason int
+
+const (
+	startLogin    startReason = iota // Login or LoginWithAuthToken established u
+	startRestored                    // Init or New restored u from the session store
+)
+
+type endReason int
+
+const (
+	endLogout   endReason = iota // the client's own Logout; local state is already cleared and DELETE /me follows
+	endReplaced                  // another user logged in on this client; DELETE /me with u's token follows
+	endReinit                    // Init switched settings; u's session stays in the old settings' store
+	endRevoked                   // the server revoked u's session (see revoked)
+)
+
+// sessionStarted is called after a session is established or restored.
+// Realtime connects here (unless cfg.realtime is false).
+func (c *Client) sessionStarted(cfg *config, u *User, why startReason) {}
+
+// sessionEnded is called after the local session u ended and before the
+// server is told, so that realtime can close its connection first and the
+// server's revocation of u is never reported as OnSessionRevoked.
+func (c *Client) sessionEnded(cfg *config, u *User, why endReason) {}
+
+// revoked ends the local session of token after the server revoked it
+// (realtime reports this), without calling the server. It reports whether
+// token was still the session. The store is cleared too, so a restart does
+// not restore a dead session.
+func (c *Client) revoked(token string) bool {
+	cfg, u, e := c.dropSession(token)
+	if e != nil {
+		return false
+	}
+	c.sessionEnded(cfg, u, endRevoked)
+	return true
+}

@@ -1,0 +1,59 @@
+package calls_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/callgate/callgate/calls"
+)
+
+// The exact surface of DESIGN.md ("The exact Go surface"): other code is
+// compiled against these names and types, so this file must keep compiling.
+var (
+	_ func(calls.AppSettings) error                                             = calls.Init
+	_ func(calls.AppSettings) (*calls.Client, error)                            = calls.New
+	_ func() *calls.User                                                        = calls.GetLoggedInUser
+	_ func(context.Context, string, string) (*calls.User, error)                = calls.Login
+	_ func(context.Context, string) (*calls.User, error)                        = calls.LoginWithAuthToken
+	_ func() bool                                                               = calls.IsUserLoggedIn
+	_ func() string                                                             = calls.GetUserAuthToken
+	_ func(context.Context) (string, error)                                     = calls.Logout
+	_ func(string, calls.LoginListener)                                         = calls.AddLoginListener
+	_ func(string)                                                              = calls.RemoveLoginListener
+	_ func() calls.SessionStore                                                 = calls.NewMemoryStore
+	_ func(string) calls.SessionStore                                           = calls.NewFileStore
+	_ func(*calls.Client) *calls.User                                           = (*calls.Client).GetLoggedInUser
+	_ func(*calls.Client, context.Context, string, string) (*calls.User, error) = (*calls.Client).Login
+	_ func(*calls.Client, context.Context, string) (*calls.User, error)         = (*calls.Client).LoginWithAuthToken
+	_ func(*calls.Client) bool                                                  = (*calls.Client).IsUserLoggedIn
+	_ func(*calls.Client) string                                                = (*calls.Client).GetUserAuthToken
+	_ func(*calls.Client, context.Context) (string, error)                      = (*calls.Client).Logout
+	_ func(*calls.Client, string, calls.LoginListener)                          = (*calls.Client).AddLoginListener
+	_ func(*calls.Client, string)                                               = (*calls.Client).RemoveLoginListener
+	_ error                                                                     = (*calls.Error)(nil)
+
+	_ = calls.AppSettings{
+		AppID: "", Region: "", Host: "", AuthKey: "",
+		SessionStore: calls.SessionStore(nil), HTTPClient: (*http.Client)(nil),
+		DisableRealtime: false, Logger: (*slog.Logger)(nil),
+	}
+	_ = calls.Error{Code: "", Description: ""}
+	_ = calls.LoginListener{
+		OnLoginSuccess:  func(*calls.User) {},
+		OnLoginFailure:  func(*calls.Error) {},
+		OnLogoutSuccess: func() {},
+		OnLogoutFailure: func(*calls.Error) {},
+	}
+	_ = calls.User{
+		UID: "", Name: "", Avatar: "", Status: "", AuthToken: "",
+		Link: "", Role: "", Metadata: map[string]any{}, LastActiveAt: int64(0),
+	}
+	_ calls.SessionStore = sessionStoreShape(nil)
+)
+
+type sessionStoreShape interface {
+	Load(appID string) (*calls.User, error)
+	Save(appID string, u *calls.User) error
+	Clear(appID string) error
+}
