@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +34,7 @@ type serveFlags struct {
 	presenceGrace  time.Duration
 	nodeLease      time.Duration
 	wsMaxPerUser   int
+	pprof          string
 }
 
 func newServeCmd() *cobra.Command {
@@ -64,6 +67,7 @@ five sample users, prints them, and writes {data}/dev-credentials.json.`,
 	fs.DurationVar(&f.presenceGrace, "presence-grace", 5*time.Second, "how long a dropped realtime connection may take to come back before its user goes offline")
 	fs.DurationVar(&f.nodeLease, "node-lease", 15*time.Second, "presence lease of this node; a crashed node's users go offline within it")
 	fs.IntVar(&f.wsMaxPerUser, "ws-max-per-user", 10, "live realtime connections per user on this node")
+	fs.StringVar(&f.pprof, "pprof", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
 	return cmd
 }
 
@@ -143,6 +147,12 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		ln.Close()
 		return fmt.Errorf("register realtime node: %w", err)
 	}
+	if f.pprof != "" {
+		if err := servePprof(f.pprof, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go srv.Run(bg)
@@ -207,4 +217,22 @@ func printDevBanner(w io.Writer, c *tenant.DevCredentials, created bool, path st
 	fmt.Fprintf(&b, "\n\nTry it — create an auth token for a sample user:\n\n")
 	fmt.Fprintf(&b, "  curl -s -X POST %s/v3/users/cometchat-uid-1/auth_tokens -H 'appId: %s' -H 'apiKey: %s'\n\n", c.Host, c.AppID, c.AuthKey)
 	io.WriteString(w, b.String())
+}
+
+// servePprof serves the profiling endpoints on their own listener, never on
+// the API's.
+func servePprof(addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("profiling enabled", "addr", ln.Addr().String())
+	go http.Serve(ln, mux)
+	return nil
 }

@@ -12,8 +12,18 @@ func TestAuthTokenFormat(t *testing.T) {
 	if !strings.HasPrefix(tok, "cometchat-uid_1_1732700000") || len(tok) != len("cometchat-uid_1_1732700000")+64 {
 		t.Fatalf("bad token %q", tok)
 	}
-	if !Equal(hash, Hash(tok)) || Equal(hash, Hash(tok+"x")) {
-		t.Fatal("hash mismatch")
+	key, ok := TokenKey(tok)
+	if !ok || !Equal(hash, key) || len(key) != TokenKeyLen {
+		t.Fatal("key mismatch")
+	}
+	// The key leads with the creation second, so keys sort by time.
+	later, _ := NewAuthToken("a", now.Add(time.Second))
+	lk, _ := TokenKey(later)
+	if string(lk[:8]) <= string(key[:8]) {
+		t.Fatal("keys do not sort by creation time")
+	}
+	if k2, _ := TokenKey(tok[:len(tok)-1] + "0"); Equal(k2, key) {
+		t.Fatal("different tokens, same key")
 	}
 	uid, ok := TokenUID(tok)
 	if !ok || uid != "cometchat-uid_1" {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/callgate/callgate/internal/servertest"
 )
@@ -411,8 +412,15 @@ func meHappy(t *testing.T, e *env, v, sfx string) {
 	if _, ok := d["settings"]; ok {
 		t.Errorf("PUT /me carries settings: %v", d)
 	}
-	// The session's device fields are recorded on the token.
-	items, _ := e.do("GET", v+"/users/"+uid+"/auth_tokens", e.rest(), nil).list(t)
+	// The session's device fields are recorded on the token (written
+	// behind, within a fraction of a second).
+	var items []map[string]any
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		items, _ = e.do("GET", v+"/users/"+uid+"/auth_tokens", e.rest(), nil).list(t)
+		if len(items) == 1 && str(items[0], "deviceId") == "browser-1" || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(items) != 1 || str(items[0], "deviceId") != "browser-1" || str(items[0], "platform") != "web" || str(items[0], "userAgent") != "Mozilla/5.0" {
 		t.Errorf("session fields: %v", items)
 	}

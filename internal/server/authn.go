@@ -135,10 +135,10 @@ func (s *Server) authToken(r *http.Request, token string, c *call) error {
 // session resolves a plaintext token to a live session: known, unexpired,
 // of an active user.
 func (s *Server) session(ctx context.Context, token string) (*store.AuthToken, *store.User, error) {
-	if _, ok := auth.TokenUID(token); !ok {
+	hash, ok := auth.TokenKey(token)
+	if !ok {
 		return nil, nil, store.ErrNotFound // not a token's shape: no lookup needed
 	}
-	hash := auth.Hash(token)
 	tok, user, err := s.sessions.get(ctx, hash)
 	if err != nil {
 		return nil, nil, err

@@ -411,17 +411,21 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call) err
 // ---- auth tokens (REST)
 
 type tokenReq struct {
-	Force     bool           `json:"force"` // accepted; a stored hash cannot be handed back
-	Platform  string         `json:"platform"`
-	DeviceID  string         `json:"deviceId"`
-	UserAgent string         `json:"userAgent"`
-	AppInfo   map[string]any `json:"appInfo"`
+	Force     bool   `json:"force"` // accepted; a stored hash cannot be handed back
+	Platform  string `json:"platform"`
+	DeviceID  string `json:"deviceId"`
+	UserAgent string `json:"userAgent"`
+	AppInfo   struct {
+		// Raw, so any JSON type is tolerated; only a string is used.
+		UserAgent json.RawMessage `json:"userAgent"`
+	} `json:"appInfo"`
 }
 
 // device validates and normalises the device fields of a body.
 func (v *validator) device(req *tokenReq) {
 	if req.UserAgent == "" {
-		if ua, ok := req.AppInfo["userAgent"].(string); ok {
+		var ua string
+		if json.Unmarshal(req.AppInfo.UserAgent, &ua) == nil {
 			req.UserAgent = ua
 		}
 	}
@@ -494,8 +498,8 @@ func (s *Server) resolveToken(r *http.Request, c *call) (*store.AuthToken, error
 	}
 	ref := r.PathValue("ref")
 	notFound := apierr.New(apierr.RESTTokenNotFound).With("uid", uid)
-	if _, ok := auth.TokenUID(ref); ok {
-		tok, _, err := s.st.GetSession(r.Context(), auth.Hash(ref))
+	if key, ok := auth.TokenKey(ref); ok {
+		tok, _, err := s.st.GetSession(r.Context(), key)
 		if errors.Is(err, store.ErrNotFound) || err == nil && (tok.AppID != c.app.ID || tok.UID != uid) {
 			return nil, notFound
 		}
@@ -564,16 +568,11 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	now := s.now().Unix()
-	err := s.st.StartSession(r.Context(), c.tok.Hash, store.SessionUpdate{
+	// Written behind: the token was just validated, and what PUT /me
+	// records is bookkeeping, not a credential.
+	s.touch.session(c.tok.Hash, store.SessionUpdate{
 		Platform: req.Platform, DeviceID: req.DeviceID, UserAgent: req.UserAgent, Now: now,
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return apierr.New(apierr.AuthTokenNotFound) // revoked between lookup and update
-	}
-	if err != nil {
-		return err
-	}
-	s.sessions.forgetToken(c.tok.Hash)
 	s.metrics.logins.Inc()
 	out := s.userView(c.user)
 	out.Status = "online" // the session is starting

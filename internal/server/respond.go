@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/callgate/callgate/internal/apierr"
 	"github.com/callgate/callgate/internal/store"
@@ -52,14 +53,36 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"ERR_INTERNAL","message":"Something went wrong on the server.","devMessage":"","source":"callgate","details":{}}}`)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	writeBody(w, status, append(b, '\n'))
 }
 
-func writeData(w http.ResponseWriter, v any) { writeJSON(w, http.StatusOK, envelope{Data: v}) }
+var contentTypeJSON = []string{"application/json; charset=utf-8"}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	// Canonical keys set directly: Header.Set would canonicalise per call.
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// writeData writes {"data": v}; hot-path types append themselves.
+func writeData(w http.ResponseWriter, v any) {
+	a, ok := v.(jsonAppender)
+	if !ok {
+		writeJSON(w, http.StatusOK, envelope{Data: v})
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], `{"data":`...)
+	b = append(a.appendJSON(b), '}', '\n')
+	writeBody(w, http.StatusOK, b)
+	*bp = b
+	bufPool.Put(bp)
+}
 
 func writeList[T any](w http.ResponseWriter, items []T, total, perPage, page int) {
 	if items == nil {

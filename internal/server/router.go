@@ -13,8 +13,8 @@ import (
 	"path"
 	"runtime/debug"
 	"sort"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/callgate/callgate/internal/apierr"
@@ -212,9 +212,7 @@ func (s *Server) observe(r *http.Request, ri *reqInfo, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	code := strconv.Itoa(ri.status)
-	s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
-	s.metrics.latency.WithLabelValues(route, r.Method, code).Observe(d.Seconds())
+	s.metrics.observe(route, r.Method, ri.status, d)
 	if !s.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
@@ -235,13 +233,29 @@ func (s *Server) observe(r *http.Request, ri *reqInfo, d time.Duration) {
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
+// Request ids are a random per-process prefix and a counter: unique across
+// restarts and nodes in practice, without a random read per request.
+var (
+	idPrefix = func() string {
+		b := make([]byte, 4)
+		rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+	idCounter atomic.Uint64
+)
+
 func requestID(r *http.Request) string {
 	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && safeID(id) {
 		return id
 	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	var b [16]byte
+	copy(b[:], idPrefix)
+	n := uint32(idCounter.Add(1))
+	for i := 15; i >= 8; i-- {
+		b[i] = "0123456789abcdef"[n&0xF]
+		n >>= 4
+	}
+	return string(b[:])
 }
 
 func safeID(s string) bool {

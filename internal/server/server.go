@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func New(cfg Config) *Server {
 	s.sessions = newSessionCache(cfg.Store, cfg.SessionCacheSize, cfg.SessionCacheTTL, cfg.Now)
 	s.apps = newTTLCache[*store.App](2*time.Second, 10_000, cfg.Now)
 	s.keys = newTTLCache[*store.APIKey](2*time.Second, 10_000, cfg.Now)
-	s.touch = newToucher(cfg.Store, time.Second)
+	s.touch = newToucher(cfg.Store, cfg.Logger, 200*time.Millisecond)
 	s.handler = s.buildHandler(s.routes())
 	return s
 }
@@ -195,12 +196,40 @@ func (s *Server) cachedAPIKey(ctx context.Context, appID string, hash []byte) (*
 }
 
 type metrics struct {
+	// series caches the children of requests and latency per route, method
+	// and status: label lookups hash their values on every call.
+	series        sync.Map // seriesKey → *seriesPair
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	logins        prometheus.Counter
 	tokensCreated prometheus.Counter
 	authFailures  *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type seriesPair struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	k := seriesKey{route, method, status}
+	p, ok := m.series.Load(k)
+	if !ok {
+		code := strconv.Itoa(status)
+		p, _ = m.series.LoadOrStore(k, &seriesPair{
+			count:   m.requests.WithLabelValues(route, method, code),
+			latency: m.latency.WithLabelValues(route, method, code),
+		})
+	}
+	sp := p.(*seriesPair)
+	sp.count.Inc()
+	sp.latency.Observe(d.Seconds())
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {

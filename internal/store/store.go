@@ -146,9 +146,11 @@ type Store interface {
 	GetSession(ctx context.Context, hash []byte) (*AuthToken, *User, error)
 	GetAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error)
 	ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error)
-	// StartSession records PUT /me: the token's device fields and the user's
-	// last activity.
-	StartSession(ctx context.Context, hash []byte, s SessionUpdate) error
+	// StartSessions records PUT /me for many sessions at once (written
+	// behind, in batches): each token's device fields and lastUsedAt, and its
+	// user's lastActiveAt (never moved backwards). Tokens that no longer
+	// exist are skipped.
+	StartSessions(ctx context.Context, sessions map[string]SessionUpdate) error
 	DeleteAuthToken(ctx context.Context, appID, uid, id string) (*AuthToken, error)
 	DeleteAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error)
 	// TouchAuthTokens sets lastUsedAt for many tokens at once (write-behind).

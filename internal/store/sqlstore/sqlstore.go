@@ -50,7 +50,12 @@ type Store struct {
 	tok  *tokenWriter
 	// applied lists the migrations New applied (for `callgate migrate`).
 	applied []migrate.Migration
+	closers []func() error
 }
+
+// OnClose registers f to run when the store closes, before the pools do
+// (backends use it for their background work).
+func (s *Store) OnClose(f func() error) { s.closers = append(s.closers, f) }
 
 var _ store.Store = (*Store)(nil)
 
@@ -134,7 +139,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) Close() error {
 	s.tok.close()
-	err := s.w.Close()
+	var err error
+	for _, f := range s.closers {
+		err = errors.Join(err, f())
+	}
+	s.closers = nil
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -623,15 +633,36 @@ func (s *Store) ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthT
 	return list(s, ctx, scanToken, `SELECT `+tokenCols+` FROM auth_tokens WHERE app_id = ? AND uid = ? ORDER BY created_at, id`, appID, uid)
 }
 
-func (s *Store) StartSession(ctx context.Context, hash []byte, su store.SessionUpdate) error {
+func (s *Store) StartSessions(ctx context.Context, sessions map[string]store.SessionUpdate) error {
+	if len(sessions) == 0 {
+		return nil
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var appID, uid string
-		if err := tx.QueryRowContext(ctx, s.q(`UPDATE auth_tokens SET platform = ?, device_id = ?, user_agent = ?, last_used_at = ? WHERE hash = ? RETURNING app_id, uid`),
-			su.Platform, su.DeviceID, su.UserAgent, su.Now, hash).Scan(&appID, &uid); err != nil {
+		tok, err := tx.PrepareContext(ctx, s.q(`UPDATE auth_tokens SET platform = ?, device_id = ?, user_agent = ?,
+			last_used_at = CASE WHEN last_used_at > ? THEN last_used_at ELSE ? END WHERE hash = ? RETURNING app_id, uid`))
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_active_at = ? WHERE app_id = ? AND uid = ?`), su.Now, appID, uid)
-		return err
+		defer tok.Close()
+		user, err := tx.PrepareContext(ctx, s.q(`UPDATE users SET last_active_at = ? WHERE app_id = ? AND uid = ? AND last_active_at < ?`))
+		if err != nil {
+			return err
+		}
+		defer user.Close()
+		for h, su := range sessions {
+			var appID, uid string
+			err := tok.QueryRowContext(ctx, su.Platform, su.DeviceID, su.UserAgent, su.Now, su.Now, []byte(h)).Scan(&appID, &uid)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := user.ExecContext(ctx, su.Now, appID, uid, su.Now); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -22,6 +22,7 @@ type tokenWriter struct {
 	closed  bool
 	done    sync.WaitGroup
 	maxSize int
+	ins     *sql.Stmt // prepared insertTokenSQL (nil if preparing failed)
 }
 
 type tokenReq struct {
@@ -37,6 +38,8 @@ const (
 
 func newTokenWriter(s *Store) *tokenWriter {
 	w := &tokenWriter{s: s, queue: make(chan *tokenReq, 4*tokenBatchMax), maxSize: tokenBatchMax}
+	// Prepared once: parsing the statement costs more than running it.
+	w.ins, _ = s.w.Prepare(s.q(insertTokenSQL))
 	// SQLite has one writer connection; more workers would only queue on it.
 	workers := s.w.Stats().MaxOpenConnections
 	if workers <= 0 || workers > 4 {
@@ -90,6 +93,9 @@ func (w *tokenWriter) close() {
 	}
 	w.mu.Unlock()
 	w.done.Wait()
+	if w.ins != nil {
+		w.ins.Close()
+	}
 }
 
 func (w *tokenWriter) run() {
@@ -167,15 +173,28 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 	}
 }
 
+// insertTokenSQL inserts a token only if its user exists and is active, in
+// one statement: no separate read per token.
+const insertTokenSQL = `INSERT INTO auth_tokens (` + tokenCols + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+	FROM users WHERE app_id = ? AND uid = ? AND deactivated_at = 0`
+
 func (w *tokenWriter) insertOne(ctx context.Context, tx *sql.Tx, t *AuthToken) error {
-	var deactivated int64
-	err := tx.QueryRowContext(ctx, w.s.q(`SELECT deactivated_at FROM users WHERE app_id = ? AND uid = ?`), t.AppID, t.UID).Scan(&deactivated)
+	stmt := w.ins
+	if stmt == nil {
+		var err error
+		if stmt, err = tx.PrepareContext(ctx, w.s.q(insertTokenSQL)); err != nil {
+			return w.s.classify(err)
+		}
+		defer stmt.Close()
+	} else {
+		stmt = tx.StmtContext(ctx, stmt)
+	}
+	res, err := stmt.ExecContext(ctx, append(tokenArgs(t), t.AppID, t.UID)...)
 	if err != nil {
 		return w.s.classify(err)
 	}
-	if deactivated != 0 {
+	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
 	}
-	_, err = tx.ExecContext(ctx, w.s.q(`INSERT INTO auth_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), tokenArgs(t)...)
-	return w.s.classify(err)
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1188,7 +1189,7 @@ func testAuthTokens(t *testing.T, s store.Store) {
 		tok := newToken(t, s, app.ID, su.UID)
 		sibling := newToken(t, s, app.ID, su.UID)
 		up := store.SessionUpdate{Platform: "ios", DeviceID: "iphone-15-" + randHex(4), UserAgent: "CometChatCalls/5 iOS", Now: base + 777}
-		must(t, "StartSession", s.StartSession(ctx, tok.Hash, up))
+		must(t, "StartSessions", s.StartSessions(ctx, map[string]store.SessionUpdate{string(tok.Hash): up}))
 		gotTok, gotUser, err := s.GetSession(ctx, tok.Hash)
 		must(t, "GetSession", err)
 		want := *tok
@@ -1212,7 +1213,29 @@ func testAuthTokens(t *testing.T, s store.Store) {
 		if other.LastActiveAt != u2.LastActiveAt {
 			t.Errorf("another user's LastActiveAt changed to %d", other.LastActiveAt)
 		}
-		wantErr(t, "StartSession(unknown hash)", s.StartSession(ctx, newHash(), up), store.ErrNotFound)
+		// Write-behind batches may name tokens revoked since: ignored.
+		must(t, "StartSessions(unknown hash)", s.StartSessions(ctx, map[string]store.SessionUpdate{string(newHash()): up}))
+		// Many at once.
+		batch := map[string]store.SessionUpdate{}
+		var toks []*store.AuthToken
+		for i := range 20 {
+			bt := newToken(t, s, app.ID, su.UID)
+			toks = append(toks, bt)
+			batch[string(bt.Hash)] = store.SessionUpdate{Platform: "web", DeviceID: "d" + strconv.Itoa(i), Now: base + 900 + int64(i)}
+		}
+		must(t, "StartSessions(batch)", s.StartSessions(ctx, batch))
+		for i, bt := range toks {
+			got, err := s.GetAuthToken(ctx, app.ID, su.UID, bt.ID)
+			must(t, "GetAuthToken", err)
+			if got.DeviceID != "d"+strconv.Itoa(i) || got.Platform != "web" {
+				t.Errorf("batch token %d: device %q platform %q", i, got.DeviceID, got.Platform)
+			}
+		}
+		stored, err = s.GetUser(ctx, app.ID, su.UID)
+		must(t, "GetUser", err)
+		if stored.LastActiveAt != base+919 {
+			t.Errorf("after batch, LastActiveAt = %d, want the latest %d", stored.LastActiveAt, base+919)
+		}
 	})
 
 	t.Run("Delete", func(t *testing.T) {
@@ -1937,8 +1960,8 @@ func testContext(t *testing.T, s store.Store) {
 		{"GetSession", func(ctx context.Context) error { _, _, err := s.GetSession(ctx, tok.Hash); return err }, nil},
 		{"GetAuthToken", func(ctx context.Context) error { _, err := s.GetAuthToken(ctx, app.ID, u.UID, tok.ID); return err }, nil},
 		{"ListAuthTokens", func(ctx context.Context) error { _, err := s.ListAuthTokens(ctx, app.ID, u.UID); return err }, nil},
-		{"StartSession", func(ctx context.Context) error {
-			return s.StartSession(ctx, tok.Hash, store.SessionUpdate{Platform: "android", Now: base + 5})
+		{"StartSessions", func(ctx context.Context) error {
+			return s.StartSessions(ctx, map[string]store.SessionUpdate{string(tok.Hash): {Platform: "android", Now: base + 5}})
 		}, func(t *testing.T) {
 			got, _, err := s.GetSession(live, tok.Hash)
 			must(t, "GetSession", err)
@@ -2109,7 +2132,7 @@ func testReopen(t *testing.T, open func(t *testing.T) store.Store) {
 	tok := tokenRec(app.ID, u.UID)
 	must(t, "CreateUser", s.CreateUser(ctx, u, tok))
 	tok2 := newToken(t, s, app.ID, u.UID)
-	must(t, "StartSession", s.StartSession(ctx, tok2.Hash, store.SessionUpdate{Platform: "web", DeviceID: "d", UserAgent: "ua", Now: base + 9}))
+	must(t, "StartSessions", s.StartSessions(ctx, map[string]store.SessionUpdate{string(tok2.Hash): {Platform: "web", DeviceID: "d", UserAgent: "ua", Now: base + 9}}))
 	gone := newToken(t, s, app.ID, u.UID)
 	_, err := s.DeleteAuthToken(ctx, app.ID, u.UID, gone.ID)
 	must(t, "DeleteAuthToken", err)
