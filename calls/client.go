@@ -32,6 +32,8 @@ type Client struct {
 
 	lmu            sync.Mutex
 	loginListeners map[string]LoginListener
+
+	rt realtime // the live connection and its listeners (realtime.go)
 }
 
 // New returns an independent, initialised client. Like Init it validates s

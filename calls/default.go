@@ -42,3 +42,17 @@ func AddLoginListener(id string, l LoginListener) { std.AddLoginListener(id, l) 
 
 // RemoveLoginListener removes a login listener of the default client.
 func RemoveLoginListener(id string) { std.RemoveLoginListener(id) }
+
+// AddUserListener registers a presence listener on the default client; see
+// Client.AddUserListener.
+func AddUserListener(id string, l UserListener) { std.AddUserListener(id, l) }
+
+// RemoveUserListener removes a presence listener of the default client.
+func RemoveUserListener(id string) { std.RemoveUserListener(id) }
+
+// AddConnectionListener registers a connection listener on the default
+// client; see Client.AddConnectionListener.
+func AddConnectionListener(id string, l ConnectionListener) { std.AddConnectionListener(id, l) }
+
+// RemoveConnectionListener removes a connection listener of the default client.
+func RemoveConnectionListener(id string) { std.RemoveConnectionListener(id) }

@@ -1,8 +1,8 @@
 package calls
 
 // Hook points for the realtime connection (presence, server-side
-// revocation), which a later version adds. They are called with no lock
-// held, in the order the session changes, and must not block for long.
+// revocation; realtime.go). They are called with no lock held, in the
+// order the session changes.
 
 type startReason int
 
@@ -22,12 +22,20 @@ const (
 
 // sessionStarted is called after a session is established or restored.
 // Realtime connects here (unless cfg.realtime is false).
-func (c *Client) sessionStarted(cfg *config, u *User, why startReason) {}
+func (c *Client) sessionStarted(cfg *config, u *User, why startReason) {
+	if cfg.realtime {
+		c.rtStart(cfg, u.AuthToken)
+	}
+}
 
 // sessionEnded is called after the local session u ended and before the
 // server is told, so that realtime can close its connection first and the
 // server's revocation of u is never reported as OnSessionRevoked.
-func (c *Client) sessionEnded(cfg *config, u *User, why endReason) {}
+func (c *Client) sessionEnded(cfg *config, u *User, why endReason) {
+	// A revocation is reported by the connection goroutine itself, which
+	// must not wait for itself.
+	c.rtStop(why != endRevoked)
+}
 
 // revoked ends the local session of token after the server revoked it
 // (realtime reports this), without calling the server. It reports whether

@@ -36,9 +36,9 @@ type AppSettings struct {
 	// timeouts (10 s to connect, 30 s for the answer's headers, 60 s in all).
 	HTTPClient *http.Client
 	// DisableRealtime turns off the realtime connection (presence and
-	// server-side revocation events). The zero value means realtime on once
-	// the SDK supports it; this version has no realtime connection yet, so
-	// the field has no effect today.
+	// server-side revocation events). The zero value means realtime on: the
+	// client connects after a login or a restored session and reconnects
+	// with backoff and jitter.
 	DisableRealtime bool
 	// Logger receives the SDK's warnings (a logout the server did not
 	// confirm, a corrupt session, a panicking listener); nil means slog.Default().

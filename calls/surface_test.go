@@ -33,6 +33,18 @@ var (
 	_ func(*calls.Client, string)                                               = (*calls.Client).RemoveLoginListener
 	_ error                                                                     = (*calls.Error)(nil)
 
+	// Realtime (DESIGN.md, issue 4).
+	_ func(string, calls.UserListener)                      = calls.AddUserListener
+	_ func(string)                                          = calls.RemoveUserListener
+	_ func(string, calls.ConnectionListener)                = calls.AddConnectionListener
+	_ func(string)                                          = calls.RemoveConnectionListener
+	_ func(*calls.Client, string, calls.UserListener)       = (*calls.Client).AddUserListener
+	_ func(*calls.Client, string)                           = (*calls.Client).RemoveUserListener
+	_ func(*calls.Client, string, calls.ConnectionListener) = (*calls.Client).AddConnectionListener
+	_ func(*calls.Client, string)                           = (*calls.Client).RemoveConnectionListener
+	_                                                       = calls.UserListener{OnUserOnline: func(*calls.User) {}, OnUserOffline: func(*calls.User) {}}
+	_                                                       = calls.ConnectionListener{OnConnected: func() {}, OnDisconnected: func() {}, OnSessionRevoked: func(string) {}}
+
 	_ = calls.AppSettings{
 		AppID: "", Region: "", Host: "", AuthKey: "",
 		SessionStore: calls.SessionStore(nil), HTTPClient: (*http.Client)(nil),

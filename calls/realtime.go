@@ -1,0 +1,319 @@
+package calls
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// UserListener receives presence of the other users of the app: a user is
+// online while one of their realtime connections is live. Callbacks run on
+// the client's realtime goroutine with no SDK lock held.
+type UserListener struct {
+	OnUserOnline, OnUserOffline func(*User)
+}
+
+// ConnectionListener follows the realtime connection. OnConnected fires
+// when the server has registered the connection (so a revocation from then
+// on always reaches it); OnDisconnected when it drops (the SDK reconnects
+// with backoff) or closes; OnSessionRevoked when the server ends the
+// session (logout elsewhere, token deleted or expired, user deleted or
+// deactivated — reason says which). It is never called for the client's own
+// Logout; by the time it runs the local session and store are cleared.
+type ConnectionListener struct {
+	OnConnected, OnDisconnected func()
+	OnSessionRevoked            func(reason string)
+}
+
+// Realtime timing. Variables so tests can shorten them.
+var (
+	rtBackoffMin = 500 * time.Millisecond
+	rtBackoffMax = 30 * time.Second
+	rtPing       = 25 * time.Second // application-level ping interval
+	rtSilence    = 60 * time.Second // no message for this long: reconnect
+)
+
+// Close codes the server uses (docs/realtime.md).
+const (
+	closeRevoked        websocket.StatusCode = 4001
+	closeTooManyConns   websocket.StatusCode = 4029
+	revokedReasonOnDial                      = "token_deleted"
+)
+
+// realtime is a client's live connection state.
+type realtime struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	token  string
+
+	lmu   sync.Mutex
+	users map[string]UserListener
+	conns map[string]ConnectionListener
+}
+
+// AddUserListener registers l under id (replacing one with the same id).
+func (c *Client) AddUserListener(id string, l UserListener) {
+	c.rt.lmu.Lock()
+	defer c.rt.lmu.Unlock()
+	if c.rt.users == nil {
+		c.rt.users = map[string]UserListener{}
+	}
+	c.rt.users[id] = l
+}
+
+// RemoveUserListener removes the user listener registered under id.
+func (c *Client) RemoveUserListener(id string) {
+	c.rt.lmu.Lock()
+	defer c.rt.lmu.Unlock()
+	delete(c.rt.users, id)
+}
+
+// AddConnectionListener registers l under id (replacing one with the same id).
+func (c *Client) AddConnectionListener(id string, l ConnectionListener) {
+	c.rt.lmu.Lock()
+	defer c.rt.lmu.Unlock()
+	if c.rt.conns == nil {
+		c.rt.conns = map[string]ConnectionListener{}
+	}
+	c.rt.conns[id] = l
+}
+
+// RemoveConnectionListener removes the connection listener registered under id.
+func (c *Client) RemoveConnectionListener(id string) {
+	c.rt.lmu.Lock()
+	defer c.rt.lmu.Unlock()
+	delete(c.rt.conns, id)
+}
+
+func sortedIDs[T any](m map[string]T) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (c *Client) connListeners() []namedConn {
+	c.rt.lmu.Lock()
+	defer c.rt.lmu.Unlock()
+	out := make([]namedConn, 0, len(c.rt.conns))
+	for _, id := range sortedIDs(c.rt.conns) {
+		out = append(out, namedConn{id, c.rt.conns[id]})
+	}
+	return out
+}
+
+type namedConn struct {
+	id string
+	l  ConnectionListener
+}
+
+func (c *Client) fireConn(pick func(ConnectionListener) func(), name string) {
+	for _, n := range c.connListeners() {
+		if f := pick(n.l); f != nil {
+			c.safely(n.id, name, f)
+		}
+	}
+}
+
+func (c *Client) firePresence(u *User) {
+	c.rt.lmu.Lock()
+	ids := sortedIDs(c.rt.users)
+	ls := make([]UserListener, len(ids))
+	for i, id := range ids {
+		ls[i] = c.rt.users[id]
+	}
+	c.rt.lmu.Unlock()
+	for i, l := range ls {
+		f, name := l.OnUserOffline, "OnUserOffline"
+		if u.Status == "online" {
+			f, name = l.OnUserOnline, "OnUserOnline"
+		}
+		if f != nil {
+			c.safely(ids[i], name, func() { f(u.clone()) })
+		}
+	}
+}
+
+// rtStart connects for token's session, replacing any connection.
+func (c *Client) rtStart(cfg *config, token string) {
+	c.rtStop(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	c.rt.mu.Lock()
+	c.rt.cancel, c.rt.done, c.rt.token = cancel, done, token
+	c.rt.mu.Unlock()
+	go func() {
+		defer close(done)
+		c.rtRun(ctx, cfg, token)
+	}()
+}
+
+// rtStop closes the connection. With wait it returns once the connection
+// goroutine has finished (never from that goroutine itself).
+func (c *Client) rtStop(wait bool) {
+	c.rt.mu.Lock()
+	cancel, done := c.rt.cancel, c.rt.done
+	c.rt.cancel, c.rt.done, c.rt.token = nil, nil, ""
+	c.rt.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	if wait {
+		<-done
+	}
+}
+
+// rtRun keeps a connection up until ctx ends or the session is revoked,
+// reconnecting with exponential backoff and jitter.
+func (c *Client) rtRun(ctx context.Context, cfg *config, token string) {
+	backoff := rtBackoffMin
+	for ctx.Err() == nil {
+		connected, over := c.rtOnce(ctx, cfg, token)
+		if over || ctx.Err() != nil {
+			return
+		}
+		if connected {
+			backoff = rtBackoffMin
+		}
+		wait := backoff/2 + rand.N(backoff/2+1) // jitter: spread reconnecting clients
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, rtBackoffMax)
+	}
+}
+
+type rtMessage struct {
+	Type         string `json:"type"`
+	UID          string `json:"uid"`
+	Status       string `json:"status"`
+	LastActiveAt int64  `json:"lastActiveAt"`
+	Reason       string `json:"reason"`
+}
+
+// rtOnce runs one connection. connected reports that the server registered
+// it; over, that the session ended (revoked), so no reconnect.
+func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connected, over bool) {
+	h := http.Header{}
+	h.Set("appId", cfg.appID)
+	h.Set("authToken", token)
+	h.Set("sdk", "callgate-go@"+sdkVersion)
+	h.Set("User-Agent", userAgent)
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ws, resp, err := websocket.Dial(dctx, cfg.host+apiPrefix+"/ws", &websocket.DialOptions{HTTPClient: cfg.http, HTTPHeader: h})
+	cancel()
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized && rtDeadToken(resp) {
+			// The token died while we were away (logged out elsewhere,
+			// deleted): the session is over.
+			return false, c.rtRevoked(ctx, token, revokedReasonOnDial)
+		}
+		cfg.log.Debug("callgate: realtime connection failed; retrying", "err", err)
+		return false, false
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(1 << 20)
+	defer func() {
+		if connected && !over && ctx.Err() == nil {
+			c.fireConn(func(l ConnectionListener) func() { return l.OnDisconnected }, "OnDisconnected")
+		}
+	}()
+	go func() { // application-level pings: the server answers pong
+		t := time.NewTicker(rtPing)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				ws.Close(websocket.StatusNormalClosure, "")
+				return
+			case <-t.C:
+				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				ws.Write(wctx, websocket.MessageText, []byte(`{"type":"ping"}`))
+				cancel()
+			}
+		}
+	}()
+	reason := ""
+	for {
+		rctx, cancel := context.WithTimeout(ctx, rtSilence)
+		_, data, err := ws.Read(rctx)
+		cancel()
+		if err != nil {
+			if websocket.CloseStatus(err) == closeRevoked {
+				if reason == "" {
+					reason = strings.TrimSpace(closeReason(err))
+				}
+				return connected, c.rtRevoked(ctx, token, reason)
+			}
+			if websocket.CloseStatus(err) == closeTooManyConns {
+				cfg.log.Warn("callgate: the server refused the realtime connection: too many connections for this user")
+			}
+			return connected, false
+		}
+		var m rtMessage
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case "connected":
+			if !connected && ctx.Err() == nil {
+				connected = true
+				c.fireConn(func(l ConnectionListener) func() { return l.OnConnected }, "OnConnected")
+			}
+		case "presence":
+			if ctx.Err() == nil && m.UID != "" {
+				c.firePresence(&User{UID: m.UID, Status: m.Status, LastActiveAt: m.LastActiveAt})
+			}
+		case "session_revoked":
+			reason = m.Reason // the close with 4001 follows
+		}
+	}
+}
+
+// rtRevoked ends the local session after the server revoked token, and
+// reports it unless the session had already ended here (our own Logout).
+func (c *Client) rtRevoked(ctx context.Context, token, reason string) bool {
+	if ctx.Err() != nil || !c.revoked(token) {
+		return true
+	}
+	c.fireConn(func(l ConnectionListener) func() {
+		if l.OnSessionRevoked == nil {
+			return nil
+		}
+		return func() { l.OnSessionRevoked(reason) }
+	}, "OnSessionRevoked")
+	return true
+}
+
+func rtDeadToken(resp *http.Response) bool {
+	var env struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if resp.Body == nil {
+		return false
+	}
+	json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 64<<10)).Decode(&env)
+	return env.Error.Code == "AUTH_ERR_AUTH_TOKEN_NOT_FOUND"
+}
+
+func closeReason(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return ""
+}
