@@ -113,7 +113,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	syscall.Umask(0o077)
 	if f.db == "" {
 		if err := os.MkdirAll(f.data, 0o700); err != nil {
-			return fmt.Errorf("create data directory %s: %w", f.data, err)
+			return fmt.Errorf("create data directory: %w", err)
 		}
 	}
 	st, desc, err := f.open(ctx)

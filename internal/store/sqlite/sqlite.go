@@ -168,11 +168,11 @@ func startCheckpointer(db *sql.DB) func() error {
 // files SQLite derives from it get the same mode) and tightens an existing one.
 func ensureFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create data directory %s: %w", filepath.Dir(path), err)
+		return fmt.Errorf("create data directory: %w", err) // the *PathError names it
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", path, err)
+		return fmt.Errorf("open database: %w", err) // the *PathError names it
 	}
 	f.Close()
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
