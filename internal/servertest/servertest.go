@@ -53,6 +53,9 @@ type Options struct {
 	// Join makes this server a second node of a PostgreSQL server: same
 	// database, same dev app and keys.
 	Join *Server
+	// DSN runs the server on this PostgreSQL DSN (say, through a Proxy)
+	// instead of a fresh schema.
+	DSN string
 }
 
 // Start starts a server with rate limits off (tests make many failed calls)
@@ -72,6 +75,10 @@ func Start(t testing.TB, opts Options) *Server {
 		opts.Postgres = true
 		dsn = opts.Join.DSN
 		st, err = postgres.Open(ctx, dsn, postgres.Options{})
+	case opts.DSN != "":
+		opts.Postgres = true
+		dsn = opts.DSN
+		st, err = postgres.Open(ctx, dsn, postgres.Options{})
 	case opts.Postgres:
 		dsn = pgtest.DSN(t)
 		st, err = postgres.Open(ctx, dsn, postgres.Options{})
@@ -88,6 +95,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	var api *server.Server
 	var hub *realtime.Hub
+	var listening chan struct{} // closed once the PostgreSQL bus listens
 	if !opts.NoRealtime {
 		rc := opts.Realtime
 		rc.Node = "test-" + tenant.NewAppID()
@@ -95,9 +103,12 @@ func Start(t testing.TB, opts Options) *Server {
 		rc.OnRemote = func(ev realtime.Event) { api.OnRemote(ev) }
 		var bus realtime.Bus = realtime.LocalBus{}
 		if opts.Postgres {
-			if bus, err = realtime.NewPGBus(ctx, dsn, st.DB(), rc.Node, cfg.Logger); err != nil {
+			pg, err := realtime.NewPGBus(ctx, dsn, st.DB(), rc.Node, cfg.Logger)
+			if err != nil {
 				t.Fatal(err)
 			}
+			listening = make(chan struct{})
+			bus = &readyBus{Bus: pg, listening: listening}
 		}
 		hub = realtime.New(st, bus, rc)
 		if err := hub.Start(ctx); err != nil {
@@ -135,6 +146,16 @@ func Start(t testing.TB, opts Options) *Server {
 		})
 	}()
 	t.Cleanup(s.Stop)
+	if listening != nil {
+		// Return a node that hears the others: events published before its
+		// LISTEN are missed (revocations are caught up by the resync that
+		// follows, presence changes are not), which tests should not race.
+		select {
+		case <-listening:
+		case <-time.After(10 * time.Second):
+			t.Fatal("servertest: the realtime bus did not start listening")
+		}
+	}
 	return s
 }
 
@@ -146,5 +167,22 @@ func (s *Server) Stop() {
 		<-s.done
 		s.API.Close()
 		s.Store.Close()
+	})
+}
+
+// readyBus closes listening when the bus first delivers KindResync, which
+// PGBus does as soon as its LISTEN is in place.
+type readyBus struct {
+	realtime.Bus
+	listening chan struct{}
+	once      sync.Once
+}
+
+func (b *readyBus) Run(ctx context.Context, handle func(realtime.Event)) {
+	b.Bus.Run(ctx, func(ev realtime.Event) {
+		if ev.Kind == realtime.KindResync {
+			b.once.Do(func() { close(b.listening) })
+		}
+		handle(ev)
 	})
 }
