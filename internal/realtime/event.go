@@ -21,8 +21,8 @@ const (
 	// KindPresence is a user going online or offline.
 	KindPresence = "presence"
 	// KindResync is synthesised locally when the bus may have missed events
-	// (a dropped LISTEN connection): caches must be emptied and live
-	// connections re-checked.
+	// (before its first LISTEN, or after a dropped LISTEN connection): caches
+	// must be emptied and live connections re-checked.
 	KindResync = "resync"
 )
 
@@ -48,12 +48,13 @@ func HexHash(h []byte) string { return hex.EncodeToString(h) }
 type Bus interface {
 	Publish(ctx context.Context, ev Event) error
 	// Run delivers other nodes' events to handle until ctx ends. It
-	// reconnects on failure and then delivers a KindResync event.
+	// delivers a KindResync event once it is listening, and again after
+	// every reconnect (events sent meanwhile were missed).
 	Run(ctx context.Context, handle func(Event))
 }
 
 // LocalBus is the bus of a single node (SQLite): there is nobody to tell.
 type LocalBus struct{}
 
-func (LocalBus) Publish(context.Context, Event) error { return nil }
+func (LocalBus) Publish(context.Context, Event) error   { return nil }
 func (LocalBus) Run(ctx context.Context, _ func(Event)) { <-ctx.Done() }

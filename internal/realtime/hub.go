@@ -66,6 +66,10 @@ type Hub struct {
 	marked  map[string]bool        // users this node has recorded online
 	grace   map[string]*time.Timer // pending offline after a drop
 	closed  bool
+	// hbMu keeps a heartbeat and Shutdown apart: a lease renewal after
+	// Shutdown removed the node would register it again and re-mark its
+	// users online (serve keeps Run going until the HTTP server is done).
+	hbMu sync.Mutex
 	// recent remembers revocations for a minute, so a connection that
 	// authenticated just before its token died, and registers just after,
 	// is still told.
@@ -180,6 +184,14 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) heartbeat(ctx context.Context) {
+	h.hbMu.Lock()
+	defer h.hbMu.Unlock()
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return
+	}
 	now := h.cfg.Now()
 	existed, err := h.st.RenewNode(ctx, h.cfg.Node, now.Add(h.cfg.Lease).Unix())
 	if err != nil {
@@ -237,6 +249,15 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 		send: make(chan []byte, h.cfg.QueueSize), closing: make(chan closeReq, 1),
 	}
 	ctx := context.WithoutCancel(r.Context())
+	// "connected" must be the first message (DESIGN.md; the SDK reports
+	// OnConnected on it). Queue it before registering: once registered, the
+	// connection receives other users' presence events, and queued later it
+	// could follow one of them. Nothing is written until the writer starts,
+	// after a successful registration, so a refused connection never sees it.
+	c.send <- mustJSON(struct {
+		Type string `json:"type"`
+		UID  string `json:"uid"`
+	}{"connected", sess.UID})
 	if err := h.register(ctx, c); err != nil {
 		code, reason := websocket.StatusTryAgainLater, "server shutting down"
 		var rv errRevoked
@@ -256,12 +277,8 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 			h.revokeWhere(func(x *conn) bool { return x == c }, "token_expired")
 		})
 	}
-	// Registered before the first message, so a revocation that races the
-	// client's OnConnected still reaches this connection.
-	c.enqueue(mustJSON(struct {
-		Type string `json:"type"`
-		UID  string `json:"uid"`
-	}{"connected", sess.UID}))
+	// Registered before the first message is written, so a revocation that
+	// races the client's OnConnected still reaches this connection.
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -472,13 +489,24 @@ func (h *Hub) dropped(c *conn) {
 	if t := h.grace[c.key]; t != nil {
 		t.Stop()
 	}
-	appID, uid := c.sess.AppID, c.sess.UID
-	h.grace[c.key] = time.AfterFunc(h.cfg.Grace, func() {
+	appID, uid, key := c.sess.AppID, c.sess.UID, c.key
+	var t *time.Timer
+	t = time.AfterFunc(h.cfg.Grace, func() {
 		h.mu.Lock()
-		delete(h.grace, userKey(appID, uid))
+		// A timer that fired just as a reconnect stopped it is superseded:
+		// it must neither remove the timer of a later drop nor end the
+		// user's presence before that one's grace period (t is read under
+		// h.mu, after dropped assigned it).
+		mine := h.grace[key] == t
+		if mine {
+			delete(h.grace, key)
+		}
 		h.mu.Unlock()
-		h.markOffline(context.Background(), appID, uid)
+		if mine {
+			h.markOffline(context.Background(), appID, uid)
+		}
 	})
+	h.grace[key] = t
 }
 
 // ---- presence
@@ -489,9 +517,14 @@ func (h *Hub) markOnline(ctx context.Context, appID, uid string) {
 	l.Lock()
 	defer l.Unlock()
 	h.mu.Lock()
-	already := h.marked[key]
+	// live: a revocation can unregister the connection after register's
+	// session check and run its markOffline before we get the user lock;
+	// marking the user online then would leave them online with no
+	// connection, for good (no connection is left to end it). Nor is
+	// anyone marked once Shutdown has withdrawn the node.
+	already, live := h.marked[key], len(h.byUser[key]) > 0 && !h.closed
 	h.mu.Unlock()
-	if already {
+	if already || !live {
 		return
 	}
 	now := h.cfg.Now().Unix()
@@ -758,6 +791,8 @@ func (h *Hub) Shutdown(ctx context.Context) {
 	for _, c := range all {
 		c.shutdown(closeReq{code: websocket.StatusGoingAway, reason: "server shutting down"})
 	}
+	h.hbMu.Lock() // wait out a heartbeat in flight; later ones see closed
+	defer h.hbMu.Unlock()
 	users, err := h.st.RemoveNode(ctx, h.cfg.Node)
 	if err != nil {
 		h.log.Warn("realtime: withdrawing node presence failed", "err", err)

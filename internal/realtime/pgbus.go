@@ -45,13 +45,13 @@ func (b *PGBus) Publish(ctx context.Context, ev Event) error {
 	return err
 }
 
-// Run listens on a dedicated connection, reconnecting with backoff; after
-// a reconnect it delivers KindResync, since events may have been missed.
+// Run listens on a dedicated connection, reconnecting with backoff; once
+// listening (at first and after every reconnect) it delivers KindResync,
+// since events may have been missed.
 func (b *PGBus) Run(ctx context.Context, handle func(Event)) {
 	backoff := 100 * time.Millisecond
-	first := true
 	for ctx.Err() == nil {
-		err := b.listen(ctx, handle, &first, func() { backoff = 100 * time.Millisecond })
+		err := b.listen(ctx, handle, func() { backoff = 100 * time.Millisecond })
 		if ctx.Err() != nil {
 			return
 		}
@@ -65,7 +65,7 @@ func (b *PGBus) Run(ctx context.Context, handle func(Event)) {
 	}
 }
 
-func (b *PGBus) listen(ctx context.Context, handle func(Event), first *bool, connected func()) error {
+func (b *PGBus) listen(ctx context.Context, handle func(Event), connected func()) error {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	conn, err := pgx.Connect(cctx, b.dsn)
 	cancel()
@@ -77,10 +77,13 @@ func (b *PGBus) listen(ctx context.Context, handle func(Event), first *bool, con
 		return err
 	}
 	connected()
-	if !*first {
-		handle(Event{Kind: KindResync})
-	}
-	*first = false
+	// Resync after every LISTEN, the first one included: the node serves
+	// connections (Start, then Serve) before its listener is up, and a
+	// revocation NOTIFYed in that window — or while a lost listener was
+	// reconnecting — was never heard. The resync re-checks every live
+	// connection against the database, which already has the revocation;
+	// later ones arrive as events.
+	handle(Event{Kind: KindResync})
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/callgate/callgate/internal/apierr"
@@ -29,8 +30,31 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	info(r.Context()).appID = c.app.ID
+	if !isUpgrade(r) {
+		// Left to the WebSocket library, a plain GET would get a text/plain
+		// 426; every error of the API is the JSON envelope (DESIGN.md).
+		return apierr.New(apierr.BadRequest).
+			Field("Upgrade", "must be websocket: GET /ws is a WebSocket endpoint (Connection: Upgrade, Upgrade: websocket)").
+			SetHeader("Upgrade", "websocket")
+	}
 	s.hub.Serve(w, r, realtime.Session{AppID: c.app.ID, UID: c.user.UID, TokenHash: c.tok.Hash, ExpiresAt: c.tok.ExpiresAt})
 	return nil
+}
+
+// isUpgrade reports whether r asks for a WebSocket upgrade.
+func isUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // OnRemote applies another node's event to this node's caches; wire it to
