@@ -224,7 +224,20 @@ type conn struct {
 	closing chan closeReq
 	once    sync.Once
 	expiry  *time.Timer
+
+	// Presence is state, not a log: only a user's latest status matters, so
+	// pending presence is coalesced per user instead of queued. A burst (a
+	// reconnect storm after a node restart) then costs one message per user,
+	// and a healthy client is never dropped for being briefly behind.
+	pmu     sync.Mutex
+	pending map[string][]byte // uid → latest unsent presence message
+	porder  []string          // those uids, oldest first
+	pwakeup chan struct{}     // cap 1: tells the writer presence is pending
 }
+
+// maxPendingPresence bounds the distinct users a connection may be behind
+// on before it counts as a slow consumer.
+const maxPendingPresence = 4096
 
 type closeReq struct {
 	msg    []byte
@@ -246,7 +259,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	ws.SetReadLimit(h.cfg.ReadLimit)
 	c := &conn{
 		h: h, ws: ws, sess: sess, key: userKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
-		send: make(chan []byte, h.cfg.QueueSize), closing: make(chan closeReq, 1),
+		send: make(chan []byte, h.cfg.QueueSize), closing: make(chan closeReq, 1), pwakeup: make(chan struct{}, 1),
 	}
 	ctx := context.WithoutCancel(r.Context())
 	// "connected" must be the first message (DESIGN.md; the SDK reports
@@ -322,6 +335,12 @@ func (c *conn) writeLoop(ctx context.Context) {
 				c.ws.CloseNow()
 				return
 			}
+		case <-c.pwakeup:
+			// Queued messages first: "connected" precedes any presence.
+			if !c.drainSend(ctx) || !c.flushPresence(ctx) {
+				c.ws.CloseNow()
+				return
+			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 			err := c.ws.Ping(pctx)
@@ -351,6 +370,55 @@ func (c *conn) writeLoop(ctx context.Context) {
 			c.ws.CloseNow()
 			return
 		}
+	}
+}
+
+func (c *conn) drainSend(ctx context.Context) bool {
+	for {
+		select {
+		case msg := <-c.send:
+			if c.write(ctx, msg) != nil {
+				return false
+			}
+		default:
+			return true
+		}
+	}
+}
+
+func (c *conn) flushPresence(ctx context.Context) bool {
+	c.pmu.Lock()
+	order, pending := c.porder, c.pending
+	c.porder, c.pending = nil, nil
+	c.pmu.Unlock()
+	for _, uid := range order {
+		if c.write(ctx, pending[uid]) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// enqueuePresence records uid's latest presence for this connection; it
+// never blocks.
+func (c *conn) enqueuePresence(uid string, msg []byte) {
+	c.pmu.Lock()
+	if _, ok := c.pending[uid]; !ok {
+		if len(c.porder) >= maxPendingPresence {
+			c.pmu.Unlock()
+			c.shutdown(closeReq{code: CloseSlowConsumer, reason: "slow consumer: messages were not read in time"})
+			return
+		}
+		if c.pending == nil {
+			c.pending = map[string][]byte{}
+		}
+		c.porder = append(c.porder, uid)
+	}
+	c.pending[uid] = msg
+	c.pmu.Unlock()
+	select {
+	case c.pwakeup <- struct{}{}:
+	default:
 	}
 }
 
@@ -620,7 +688,7 @@ func (h *Hub) broadcastPresence(ev Event) {
 	}
 	h.mu.Unlock()
 	for _, c := range targets {
-		c.enqueue(msg)
+		c.enqueuePresence(ev.UID, msg)
 	}
 }
 
@@ -654,8 +722,9 @@ func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) 
 		hexes[i] = HexHash(hs)
 	}
 	h.revokeTokenSet(set, reason)
-	// NOTIFY payloads are small: send the hashes in chunks.
-	const chunk = 100
+	// NOTIFY payloads are limited to 8000 bytes: send the keys (80 hex
+	// characters each) in chunks.
+	const chunk = 80
 	for len(hexes) > 0 {
 		n := min(chunk, len(hexes))
 		h.publish(ctx, Event{Kind: KindRevokeTokens, Hashes: hexes[:n], Reason: reason})

@@ -68,7 +68,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error
 		Numbered:   true,
 		Classify:   classify,
 		ForUpdate:  " FOR UPDATE",
-		Now:        "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
+		Retryable: func(err error) bool {
+			var pe *pgconn.PgError
+			return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+		},
+		Now: "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
 		LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock)
 			return err

@@ -56,6 +56,7 @@ func (s *Store) RemoveNode(ctx context.Context, node string) ([]store.UserRef, e
 func (s *Store) removeNodes(ctx context.Context, where string, arg any) ([]store.UserRef, error) {
 	var users []store.UserRef
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		users = nil // a retried transaction starts over
 		rows, err := tx.QueryContext(ctx, s.q(`DELETE FROM presence WHERE node_id IN (SELECT id FROM nodes WHERE `+where+`) RETURNING app_id, uid`), arg)
 		if err != nil {
 			return err

@@ -30,6 +30,9 @@ type Dialect struct {
 	// ForUpdate is appended to the row-locking select that serialises writers
 	// on an app (" FOR UPDATE" on PostgreSQL; SQLite has one writer anyway).
 	ForUpdate string
+	// Retryable reports a transaction the database aborted only to break a
+	// deadlock or a serialisation conflict: running it again may succeed.
+	Retryable func(error) bool
 	// LockMigrations serialises migrations across processes, inside tx.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error
 	// Now is the SQL expression for the current unix time in seconds.
@@ -211,16 +214,28 @@ func storable(keys ...string) bool {
 }
 
 // inTx runs fn in a write transaction.
+// inTx runs fn in a write transaction. A transaction the database aborted
+// to break a deadlock (or a serialisation failure) is retried: write-behind
+// batches touch rows in another order than deletes, and either may lose.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTxOnce(ctx, fn)
+		if err == nil || attempt == 3 || s.d.Retryable == nil || !s.d.Retryable(err) || ctx.Err() != nil {
+			return s.classify(err)
+		}
+	}
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return s.classify(err)
+		return err
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return s.classify(err)
+		return err
 	}
-	return s.classify(tx.Commit())
+	return tx.Commit()
 }
 
 func (s *Store) exec1(ctx context.Context, query string, args ...any) error {
