@@ -57,13 +57,25 @@ func newRoot() *cobra.Command {
 // extraCommands lets other files of this package register commands.
 var extraCommands []func() *cobra.Command
 
-// bindEnv fills every flag not given on the command line from CALLGATE_ +
-// its name in upper case with - as _ (--addr → CALLGATE_ADDR). A flag on the
-// command line wins.
+// envFlags are the configuration flags that may come from the environment:
+// every serve flag, and where to find the server, app and credentials. Per
+// call values (--name, --scope, --page, --json…) are left alone, so a stray
+// CALLGATE_NAME in a shell cannot steer a command.
+var envFlags = map[string]bool{
+	"addr": true, "data": true, "db": true, "durability": true, "dev": true, "dev-allow-remote": true,
+	"log-format": true, "log-level": true, "rate-limit": true, "rate-limit-tokens": true,
+	"rate-limit-failed-auth": true, "presence-grace": true, "node-lease": true, "ws-max-per-user": true,
+	"pprof": true, "public-url": true, "master-key-file": true, "call-token-leeway": true,
+	"server": true, "app": true, "key": true, "host": true, "region": true, "sessions": true,
+}
+
+// bindEnv fills every configuration flag (envFlags) not given on the command
+// line from CALLGATE_ + its name in upper case with - as _ (--addr →
+// CALLGATE_ADDR). A flag on the command line wins.
 func bindEnv(fs *pflag.FlagSet) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || err != nil {
+		if f.Changed || err != nil || !envFlags[f.Name] {
 			return
 		}
 		name := "CALLGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
