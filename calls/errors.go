@@ -31,6 +31,12 @@ const (
 	ErrNetwork = "ERROR_NETWORK"
 	// ErrInvalidAppSettings: Init or New was given bad AppSettings.
 	ErrInvalidAppSettings = "ERROR_INVALID_APP_SETTINGS"
+	// ErrSessionIDMissing: GenerateToken was given an empty or blank
+	// session ID.
+	ErrSessionIDMissing = "ERROR_SESSION_ID_MISSING"
+	// ErrAuthTokenMissing: GenerateToken was called with nobody logged in
+	// (there is no auth token to mint the call token with).
+	ErrAuthTokenMissing = "ERROR_AUTH_TOKEN_MISSING"
 )
 
 // Error is every error the SDK returns: a stable Code to match on and a

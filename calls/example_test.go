@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/callgate/callgate/calls"
+	"github.com/callgate/callgate/calltoken"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/tenant"
@@ -454,4 +456,52 @@ func ExampleClient_RemoveLoginListener() {
 	c.Logout(context.Background())
 	fmt.Println("no listener called")
 	// Output: no listener called
+}
+
+// A call token for one call session, verified as a media server would:
+// offline, against the server's public keys (package calltoken).
+func ExampleGenerateToken() {
+	ctx := context.Background()
+	calls.Init(calls.AppSettings{AppID: appID, Region: region, Host: host, SessionStore: calls.NewMemoryStore()})
+	calls.Login(ctx, "cometchat-uid-1", authKey)
+
+	token, err := calls.GenerateToken(ctx, "standup-42")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// On the media server:
+	verifier := calltoken.NewVerifier(host+"/.well-known/jwks.json", calltoken.WithAppID(appID))
+	claims, err := verifier.Verify(ctx, token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(claims.UID, claims.Name, claims.SessionID, claims.Grants.Join)
+
+	calls.Logout(ctx)
+	_, err = calls.GenerateToken(ctx, "standup-42")
+	fmt.Println(err.(*calls.Error).Code)
+	// Output:
+	// cometchat-uid-1 Andrew Joseph standup-42 true
+	// ERROR_AUTH_TOKEN_MISSING
+}
+
+func ExampleClient_GenerateToken() {
+	c := newExampleClient()
+	ctx := context.Background()
+	_, err := c.GenerateToken(ctx, " ")
+	fmt.Println(err.(*calls.Error).Code)
+
+	c.Login(ctx, "cometchat-uid-2", authKey)
+	token, err := c.GenerateToken(ctx, "room-7")
+	fmt.Println(strings.Count(token, "."), err)
+
+	// The server's errors pass through.
+	_, err = c.GenerateToken(ctx, "room 7")
+	fmt.Println(err.(*calls.Error).Code)
+	c.Logout(ctx)
+	// Output:
+	// ERROR_SESSION_ID_MISSING
+	// 2 <nil>
+	// ERR_BAD_REQUEST
 }

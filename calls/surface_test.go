@@ -33,6 +33,12 @@ var (
 	_ func(*calls.Client, string)                                               = (*calls.Client).RemoveLoginListener
 	_ error                                                                     = (*calls.Error)(nil)
 
+	// Call tokens (DESIGN.md, issue 6).
+	_ func(context.Context, string) (string, error)                = calls.GenerateToken
+	_ func(*calls.Client, context.Context, string) (string, error) = (*calls.Client).GenerateToken
+	_ string                                                       = calls.ErrSessionIDMissing
+	_ string                                                       = calls.ErrAuthTokenMissing
+
 	// Realtime (DESIGN.md, issue 4).
 	_ func(string, calls.UserListener)                      = calls.AddUserListener
 	_ func(string)                                          = calls.RemoveUserListener

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/server"
+	"github.com/callgate/callgate/internal/signing"
 	"github.com/callgate/callgate/internal/tenant"
 )
 
@@ -35,6 +38,9 @@ type serveFlags struct {
 	nodeLease      time.Duration
 	wsMaxPerUser   int
 	pprof          string
+	publicURL      string
+	callLeeway     time.Duration
+	masterKeyFile  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -68,6 +74,9 @@ five sample users, prints them, and writes {data}/dev-credentials.json.`,
 	fs.DurationVar(&f.nodeLease, "node-lease", 15*time.Second, "presence lease of this node; a crashed node's users go offline within it")
 	fs.IntVar(&f.wsMaxPerUser, "ws-max-per-user", 10, "live realtime connections per user on this node")
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
+	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound)")
+	fs.DurationVar(&f.callLeeway, "call-token-leeway", 30*time.Second, "clock skew allowed when verifying call tokens (exp, nbf, iat); 0 allows none")
+	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "file holding 32 random bytes (hex or base64; mode 0600) that encrypt the call-token signing keys at rest; without it they are stored raw in the (0600) database")
 	return cmd
 }
 
@@ -109,6 +118,25 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	if f.dev && !f.devAllowRemote && !isLoopback(f.addr) {
 		return fmt.Errorf("--dev refuses to listen on %s: dev mode prints its keys and allows every origin, so it only binds a loopback address (127.0.0.1, ::1, localhost).\n  Use --addr 127.0.0.1:8080, or add --dev-allow-remote if you really mean to expose it", f.addr)
 	}
+	var masterKey *signing.Keyring
+	if f.masterKeyFile != "" {
+		if masterKey, err = signing.LoadMasterKeyFile(f.masterKeyFile); err != nil {
+			return err
+		}
+	}
+	publicURL := strings.TrimRight(strings.TrimSpace(f.publicURL), "/")
+	if publicURL != "" {
+		if u, err := url.Parse(publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url %q: want the URL clients reach the server at, e.g. https://callgate.example.com", f.publicURL)
+		}
+	}
+	leeway := f.callLeeway
+	if leeway < 0 {
+		return fmt.Errorf("--call-token-leeway %s: want a duration of 0 or more, e.g. 30s", leeway)
+	}
+	if leeway == 0 {
+		leeway = -1 // server.Config: negative means none, 0 the default
+	}
 	// Everything callgate writes holds or guards secrets: keep it private.
 	syscall.Umask(0o077)
 	if f.db == "" {
@@ -127,6 +155,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		return fmt.Errorf("listen on %s: %w (is another server running there? pick another --addr)", f.addr, err)
 	}
 	host := "http://" + ln.Addr().String()
+	if publicURL == "" {
+		publicURL = host
+	}
 
 	node := "node-" + tenant.NewAppID()
 	var bus realtime.Bus = realtime.LocalBus{}
@@ -141,7 +172,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		Node: node, Grace: f.presenceGrace, Lease: f.nodeLease, MaxPerUser: f.wsMaxPerUser, Log: log,
 		OnRemote: func(ev realtime.Event) { srv.OnRemote(ev) },
 	})
-	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Dev: f.dev, Hub: hub})
+	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Dev: f.dev, Hub: hub,
+		PublicURL: publicURL, CallTokenLeeway: leeway, MasterKey: masterKey})
 	defer srv.Close()
 	if err := hub.Start(ctx); err != nil {
 		ln.Close()
@@ -164,6 +196,22 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 			return fmt.Errorf("dev mode set-up: %w", err)
 		}
 		printDevBanner(stdout, creds, created, filepath.Join(f.data, tenant.DevCredentialsFile))
+	}
+	// A server started without its master key (or with another) would fail
+	// at its first call token: refuse now instead.
+	if err := signing.Check(ctx, st, masterKey, 100); err != nil {
+		ln.Close()
+		if errors.Is(err, signing.ErrMasterKeyRequired) || errors.Is(err, signing.ErrWrongMasterKey) {
+			return fmt.Errorf("call-token signing keys: %w", err)
+		}
+		return err
+	}
+	// Every app gets its call-token signing key now, so the JWKS lists it
+	// before the app's first token (apps created later get theirs on first use).
+	if n, err := srv.EnsureSigningKeys(ctx); err != nil {
+		log.Warn("creating call-token signing keys failed; they are created on first use", "err", err)
+	} else if n > 0 {
+		log.Info("created call-token signing keys", "apps", n, "encrypted", masterKey.Encrypts())
 	}
 	log.Info("callgate listening", "addr", ln.Addr().String(), "store", desc, "dev", f.dev,
 		"rate_limit", limits.Enabled, "version", version, "startup", time.Since(start).Round(time.Millisecond))

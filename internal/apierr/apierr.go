@@ -27,6 +27,9 @@ const (
 	RESTTokenNotFound  Code = "ERR_AUTH_TOKEN_NOT_FOUND"
 	RESTAPIKeyNotFound Code = "ERR_APIKEY_NOT_FOUND"
 	APIKeyLimit        Code = "ERR_APIKEY_LIMIT_REACHED"
+	CallTokenInvalid   Code = "ERR_CALL_TOKEN_INVALID"
+	CallTokenExpired   Code = "ERR_CALL_TOKEN_EXPIRED"
+	CallTokenRevoked   Code = "ERR_CALL_TOKEN_REVOKED"
 	BadRequest         Code = "ERR_BAD_REQUEST"
 	PayloadTooLarge    Code = "ERR_PAYLOAD_TOO_LARGE"
 	TooManyRequests    Code = "ERR_TOO_MANY_REQUESTS"
@@ -95,6 +98,18 @@ var Catalogue = []Entry{
 		"The app already has the maximum of {max} API keys.",
 		"Delete a key you no longer use (DELETE /apikeys/{id}) before creating another.",
 		"Creating a key beyond the per-app limit."},
+	{CallTokenInvalid, http.StatusUnauthorized,
+		"The call token is invalid.",
+		"Send the token POST /call_tokens returned, unaltered, in the callToken header (details.reason says what is wrong with this one).",
+		"`GET /call_tokens`: the `callToken` is missing, malformed, not EdDSA, badly signed, of an unknown or unpublished key, for another audience or app (an `appId` header naming another app), or not yet valid."},
+	{CallTokenExpired, http.StatusUnauthorized,
+		"The call token has expired.",
+		"Mint a fresh one (POST /call_tokens); call tokens live the app's callTokenTTL (default 1 hour).",
+		"`GET /call_tokens`: the call token was valid but its `exp` (plus the leeway) has passed."},
+	{CallTokenRevoked, http.StatusUnauthorized,
+		"The call token has been revoked.",
+		"The auth token that minted it no longer exists (logout, deleted, flushed, expired) or its user was deleted or deactivated: log in again and mint a new one.",
+		"`GET /call_tokens`: the call token is well signed and unexpired, but the auth token that minted it was revoked or its user deleted or deactivated."},
 	{BadRequest, http.StatusBadRequest,
 		"The request is invalid: {reason}",
 		"Fix the fields named in details and retry.",

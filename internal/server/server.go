@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callgate/callgate/internal/realtime"
+	"github.com/callgate/callgate/internal/signing"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -40,6 +41,15 @@ type Config struct {
 	Dev bool
 	// Hub serves realtime connections (GET /ws); nil disables realtime.
 	Hub *realtime.Hub
+	// PublicURL is the server's public base URL, the iss of call tokens.
+	// Empty: http:// and the Host of the request.
+	PublicURL string
+	// CallTokenLeeway is the clock skew allowed when verifying call tokens
+	// (exp, nbf, iat). 0 means the default, 30s; negative means none.
+	CallTokenLeeway time.Duration
+	// MasterKey encrypts the signing keys of call tokens at rest; nil
+	// stores them raw (see internal/signing).
+	MasterKey *signing.Keyring
 }
 
 // Server serves the API.
@@ -57,6 +67,7 @@ type Server struct {
 	apps      *ttlCache[*store.App]
 	keys      *ttlCache[*store.APIKey]
 	hub       *realtime.Hub
+	ct        *callTokens
 	handler   http.Handler
 	closeOnce sync.Once
 }
@@ -96,6 +107,7 @@ func New(cfg Config) *Server {
 	s.apps = newTTLCache[*store.App](2*time.Second, 10_000, cfg.Now)
 	s.keys = newTTLCache[*store.APIKey](2*time.Second, 10_000, cfg.Now)
 	s.touch = newToucher(cfg.Store, cfg.Logger, 200*time.Millisecond)
+	s.ct = newCallTokens(cfg, s.registry)
 	s.handler = s.buildHandler(s.routes())
 	return s
 }
@@ -116,6 +128,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/healthz", ops: true, h: s.healthz},
 		{method: "GET", path: "/readyz", ops: true, h: s.readyz},
 		{method: "GET", path: "/metrics", ops: true, h: s.metricsHandler()},
+		{method: "GET", path: "/.well-known/jwks.json", ops: true, h: s.jwks},
 
 		// REST: API keys
 		{method: "POST", path: "/apikeys", auth: authKeyFull, h: s.createAPIKey},
@@ -123,6 +136,10 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/apikeys/{ref}", auth: authKeyFull, h: s.getAPIKey},
 		{method: "PUT", path: "/apikeys/{ref}", auth: authKeyFull, h: s.updateAPIKey},
 		{method: "DELETE", path: "/apikeys/{ref}", auth: authKeyFull, h: s.deleteAPIKey},
+
+		// REST: call token signing keys
+		{method: "GET", path: "/signing_keys", auth: authKeyFull, h: s.listSigningKeys},
+		{method: "POST", path: "/signing_keys/rotate", auth: authKeyFull, h: s.rotateSigningKey},
 
 		// REST: users
 		{method: "POST", path: "/users", auth: authKeyAny, h: s.createUser},
@@ -142,6 +159,8 @@ func (s *Server) routes() []route {
 		{method: "PUT", path: "/me", auth: authToken, h: s.startSession},
 		{method: "GET", path: "/me", auth: authToken, h: s.getMe},
 		{method: "DELETE", path: "/me", auth: authToken, h: s.logout},
+		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken},
+		{method: "GET", path: "/call_tokens", h: s.verifyCallToken}, // the callToken header is the credential
 		{method: "GET", path: "/ws", h: s.websocket},
 	}
 }

@@ -88,8 +88,16 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
 	cfg := opts.Config
 	cfg.Store = st
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = url
+	}
 	if opts.Logger != nil {
 		cfg.Logger = opts.Logger
 	}
@@ -117,16 +125,15 @@ func Start(t testing.TB, opts Options) *Server {
 		cfg.Hub = hub
 	}
 	api = server.New(cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
 	creds := &tenant.DevCredentials{}
 	if opts.Join != nil {
 		j := opts.Join
 		creds.AppID, creds.Region, creds.AuthKey, creds.RESTAPIKey = j.AppID, j.Region, j.AuthKey, j.RESTKey
 	} else if creds, _, err = tenant.DevBootstrap(ctx, st, dir, url, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// As `callgate serve` does: every app has its signing key from the start.
+	if _, err := api.EnsureSigningKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var h http.Handler = api

@@ -44,6 +44,39 @@ type AppSettings struct {
 	CallTokenTTL int64 `json:"callTokenTTL,omitempty"`
 	// CORSOrigins lists the browser origins allowed to call the API.
 	CORSOrigins []string `json:"corsOrigins,omitempty"`
+	// CallGrants are the grants of the app's call tokens; nil = the
+	// defaults (join, publishAudio, publishVideo and screenShare true,
+	// moderator false).
+	CallGrants *CallGrants `json:"callGrants,omitempty"`
+}
+
+// CallGrants are what a call token allows its holder to do in a call.
+type CallGrants struct {
+	Join         bool `json:"join"`
+	PublishAudio bool `json:"publishAudio"`
+	PublishVideo bool `json:"publishVideo"`
+	ScreenShare  bool `json:"screenShare"`
+	Moderator    bool `json:"moderator"`
+}
+
+// SigningKey is an Ed25519 key pair that signs one app's call tokens. The
+// public half is served in the JWKS; the private half is stored sealed
+// (encrypted under the master key, or raw; see internal/signing), is read
+// by ActiveSigningKey only, and is never served.
+type SigningKey struct {
+	ID        string // kid: the RFC 7638 thumbprint of the public key, unique across apps
+	AppID     string
+	Algorithm string // "EdDSA"
+	PublicKey []byte // 32 bytes
+	Private   []byte // the sealed private key; nil from the methods that read public halves only
+	CreatedAt int64
+	// RetiredAt is when a rotation replaced the key; 0 for the app's
+	// active key.
+	RetiredAt int64
+	// PublishedUntil is, for a retired key, when the last token it signed
+	// has expired: until then it stays published and keeps verifying.
+	// 0 while the key is active.
+	PublishedUntil int64
 }
 
 // APIKey is a REST credential of one app. Only the SHA-256 of the secret is kept.
@@ -172,6 +205,32 @@ type Store interface {
 	ReapNodes(ctx context.Context, now int64) ([]UserRef, error)
 	// RemoveNode removes a node and its presence (clean shutdown).
 	RemoveNode(ctx context.Context, node string) ([]UserRef, error)
+
+	// CreateSigningKey inserts k as its app's active key. ErrNotFound when
+	// the app does not exist; ErrAlreadyExists when the app already has an
+	// active key (another node created it first) or the kid is taken.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ActiveSigningKey returns the app's active key, sealed private key
+	// included; ErrNotFound when the app has none.
+	ActiveSigningKey(ctx context.Context, appID string) (*SigningKey, error)
+	// RotateSigningKey makes k its app's active key: in one transaction it
+	// retires the active key (RetiredAt = k.CreatedAt, PublishedUntil =
+	// publishedUntil) and inserts k. It returns the key it retired (public
+	// half), or nil when the app had none. ErrNotFound when the app does
+	// not exist.
+	RotateSigningKey(ctx context.Context, k *SigningKey, publishedUntil int64) (*SigningKey, error)
+	// GetSigningKey returns a key by kid, public half only.
+	GetSigningKey(ctx context.Context, kid string) (*SigningKey, error)
+	// ListSigningKeys returns the keys of an app, oldest first, public
+	// halves only.
+	ListSigningKeys(ctx context.Context, appID string) ([]*SigningKey, error)
+	// ListPublishedSigningKeys returns the keys of every app that verify
+	// tokens at now: active keys, and retired keys whose PublishedUntil is
+	// after now. Public halves only, ordered by app then age.
+	ListPublishedSigningKeys(ctx context.Context, now int64) ([]*SigningKey, error)
+	// DeleteExpiredSigningKeys removes retired keys whose PublishedUntil
+	// is at or before now, and returns how many it removed.
+	DeleteExpiredSigningKeys(ctx context.Context, now int64) (int, error)
 }
 
 // UserRef names a user.

@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"AuthTokens", testAuthTokens},
 		{"ConcurrentAuthTokens", testConcurrentAuthTokens},
 		{"Presence", testPresence},
+		{"SigningKeys", testSigningKeys},
+		{"ConcurrentSigningKeys", testConcurrentSigningKeys},
 		{"PresenceInReads", testPresenceInReads},
 		{"CrossAppIsolation", testIsolation},
 		{"UnstorableKeys", testUnstorableKeys},
@@ -366,6 +368,9 @@ func testApps(t *testing.T, s store.Store) {
 		}{
 			{"settings", func(a *store.App) {
 				a.Settings = store.AppSettings{AuthTokenTTL: 60, CallTokenTTL: 7200, CORSOrigins: []string{"https://x.example"}}
+			}},
+			{"call grants", func(a *store.App) {
+				a.Settings.CallGrants = &store.CallGrants{Join: true, PublishAudio: true, Moderator: true}
 			}},
 			{"name and region", func(a *store.App) { a.Name = "Renamed — ünïcode"; a.Region = "in" }},
 			{"clear settings", func(a *store.App) { a.Settings = store.AppSettings{} }},
@@ -1847,6 +1852,15 @@ func testUnstorableKeys(t *testing.T, s store.Store) {
 				{"DeleteUser", func() error { _, err := s.DeleteUser(ctx, app.ID, bad); return err }},
 				{"GetAuthToken", func() error { _, err := s.GetAuthToken(ctx, app.ID, u.UID, bad); return err }},
 				{"DeleteAuthToken", func() error { _, err := s.DeleteAuthToken(ctx, app.ID, u.UID, bad); return err }},
+				{"GetSigningKey", func() error { _, err := s.GetSigningKey(ctx, bad); return err }},
+				{"ActiveSigningKey", func() error { _, err := s.ActiveSigningKey(ctx, bad); return err }},
+				{"CreateSigningKey(app)", func() error { return s.CreateSigningKey(ctx, signingKeyRec(bad)) }},
+				{"CreateSigningKey(kid)", func() error {
+					k := signingKeyRec(app.ID)
+					k.ID = bad
+					return s.CreateSigningKey(ctx, k)
+				}},
+				{"RotateSigningKey", func() error { _, err := s.RotateSigningKey(ctx, signingKeyRec(bad), base); return err }},
 			}
 			for _, c := range notFound {
 				wantErr(t, c.name, c.call(), store.ErrNotFound)
@@ -1862,6 +1876,7 @@ func testUnstorableKeys(t *testing.T, s store.Store) {
 				{"ListAPIKeys", func() (int, error) { l, err := s.ListAPIKeys(ctx, bad); return len(l), err }},
 				{"ListAuthTokens", func() (int, error) { l, err := s.ListAuthTokens(ctx, app.ID, bad); return len(l), err }},
 				{"DeleteAuthTokens", func() (int, error) { l, err := s.DeleteAuthTokens(ctx, app.ID, bad); return len(l), err }},
+				{"ListSigningKeys", func() (int, error) { l, err := s.ListSigningKeys(ctx, bad); return len(l), err }},
 			}
 			for _, c := range empty {
 				if n, err := c.call(); err != nil || n != 0 {
@@ -1895,6 +1910,12 @@ func testContext(t *testing.T, s store.Store) {
 	expTok := tokenRec(app.ID, u.UID)
 	expTok.ExpiresAt = base
 	must(t, "CreateAuthToken", s.CreateAuthToken(live, expTok))
+
+	sk := signingKeyRec(app.ID)
+	must(t, "CreateSigningKey", s.CreateSigningKey(live, sk))
+	rotKey := signingKeyRec(app.ID)
+	sigApp := newApp(t, s)
+	newSK := signingKeyRec(sigApp.ID)
 
 	newTok := tokenRec(app.ID, u.UID)
 	newKey := keyRec(app.ID)
@@ -2001,6 +2022,22 @@ func testContext(t *testing.T, s store.Store) {
 		{"Online", func(ctx context.Context) error { _, err := s.Online(ctx, app.ID, u.UID, base); return err }, nil},
 		{"ReapNodes", func(ctx context.Context) error { _, err := s.ReapNodes(ctx, base); return err }, nil},
 		{"RemoveNode", func(ctx context.Context) error { _, err := s.RemoveNode(ctx, "ctx-node"); return err }, nil},
+		{"CreateSigningKey", func(ctx context.Context) error { return s.CreateSigningKey(ctx, newSK) }, func(t *testing.T) {
+			_, err := s.GetSigningKey(live, newSK.ID)
+			wantErr(t, "GetSigningKey", err, store.ErrNotFound)
+		}},
+		{"ActiveSigningKey", func(ctx context.Context) error { _, err := s.ActiveSigningKey(ctx, app.ID); return err }, nil},
+		{"GetSigningKey", func(ctx context.Context) error { _, err := s.GetSigningKey(ctx, sk.ID); return err }, nil},
+		{"ListSigningKeys", func(ctx context.Context) error { _, err := s.ListSigningKeys(ctx, app.ID); return err }, nil},
+		{"ListPublishedSigningKeys", func(ctx context.Context) error { _, err := s.ListPublishedSigningKeys(ctx, base); return err }, nil},
+		{"RotateSigningKey", func(ctx context.Context) error { _, err := s.RotateSigningKey(ctx, rotKey, base+100); return err }, func(t *testing.T) {
+			k, err := s.ActiveSigningKey(live, app.ID)
+			must(t, "ActiveSigningKey", err)
+			if k.ID != sk.ID {
+				t.Error("RotateSigningKey applied under a dead context")
+			}
+		}},
+		{"DeleteExpiredSigningKeys", func(ctx context.Context) error { _, err := s.DeleteExpiredSigningKeys(ctx, base); return err }, nil},
 		{"DeleteUser", func(ctx context.Context) error { _, err := s.DeleteUser(ctx, app.ID, "ctx-del-user"); return err }, func(t *testing.T) {
 			if _, err := s.GetUser(live, app.ID, "ctx-del-user"); err != nil {
 				t.Errorf("DeleteUser applied under a dead context: %v", err)
@@ -2077,6 +2114,9 @@ func testClosed(t *testing.T, s store.Store) {
 		{"GetSession", func() error { _, _, err := s.GetSession(ctx, tok.Hash); return err }},
 		{"CreateAuthToken", func() error { return s.CreateAuthToken(ctx, tokenRec(app.ID, u.UID)) }},
 		{"TouchAuthTokens", func() error { return s.TouchAuthTokens(ctx, map[string]int64{string(tok.Hash): base}) }},
+		{"ActiveSigningKey", func() error { _, err := s.ActiveSigningKey(ctx, app.ID); return err }},
+		{"CreateSigningKey", func() error { return s.CreateSigningKey(ctx, signingKeyRec(app.ID)) }},
+		{"ListPublishedSigningKeys", func() error { _, err := s.ListPublishedSigningKeys(ctx, base); return err }},
 	}
 	for _, c := range calls {
 		done := make(chan error, 1)
@@ -2136,6 +2176,12 @@ func testReopen(t *testing.T, open func(t *testing.T) store.Store) {
 	gone := newToken(t, s, app.ID, u.UID)
 	_, err := s.DeleteAuthToken(ctx, app.ID, u.UID, gone.ID)
 	must(t, "DeleteAuthToken", err)
+	oldSK, newSK := signingKeyRec(app.ID), signingKeyRec(app.ID)
+	oldSK.CreatedAt = base + 10
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, oldSK))
+	newSK.CreatedAt = base + 50
+	_, err = s.RotateSigningKey(ctx, newSK, base+500)
+	must(t, "RotateSigningKey", err)
 	closeIt()
 
 	s2, closeIt2 := opened(t, open)
@@ -2165,6 +2211,17 @@ func testReopen(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	_, _, err = s2.GetSession(ctx, gone.Hash)
 	wantErr(t, "deleted token after reopen", err, store.ErrNotFound)
+	gotSK, err := s2.ActiveSigningKey(ctx, app.ID)
+	must(t, "ActiveSigningKey after reopen", err)
+	checkSigningKey(t, "active signing key after reopen", gotSK, newSK, true)
+	keys, err := s2.ListSigningKeys(ctx, app.ID)
+	must(t, "ListSigningKeys after reopen", err)
+	wantOld := *oldSK
+	wantOld.RetiredAt, wantOld.PublishedUntil = base+50, base+500
+	if len(keys) != 2 {
+		t.Fatalf("ListSigningKeys after reopen: %d keys, want 2", len(keys))
+	}
+	checkSigningKey(t, "retired signing key after reopen", keys[0], &wantOld, false)
 	// Still writable, and the schema is intact.
 	must(t, "CreateAuthToken after reopen", s2.CreateAuthToken(ctx, tokenRec(app.ID, u.UID)))
 	wantErr(t, "CreateApp(duplicate) after reopen", s2.CreateApp(ctx, app), store.ErrAlreadyExists)
@@ -2261,4 +2318,362 @@ func testPresenceInReads(t *testing.T, s store.Store) {
 			t.Errorf("ListUsers(status=%q) = %v (total %d), want %v", tc.status, got, total, tc.want)
 		}
 	}
+}
+
+// ---- signing keys
+
+var signingSeq struct {
+	sync.Mutex
+	n int64
+}
+
+// signingKeyRec is a signing key record (not stored) with random key
+// material and a creation time that increases with every call.
+func signingKeyRec(appID string) *store.SigningKey {
+	signingSeq.Lock()
+	signingSeq.n++
+	n := signingSeq.n
+	signingSeq.Unlock()
+	pub := make([]byte, 32)
+	priv := make([]byte, 61) // sealed: opaque to the store
+	rand.Read(pub)
+	rand.Read(priv)
+	return &store.SigningKey{
+		ID:        "kid-" + randHex(16),
+		AppID:     appID,
+		Algorithm: "EdDSA",
+		PublicKey: pub,
+		Private:   priv,
+		CreatedAt: base + n,
+	}
+}
+
+// checkSigningKey compares a key read back with what was stored; withPrivate
+// says whether the read must carry the private half (only ActiveSigningKey
+// does) or must not.
+func checkSigningKey(t *testing.T, what string, got, want *store.SigningKey, withPrivate bool) {
+	t.Helper()
+	if got == nil {
+		t.Errorf("%s: nil key", what)
+		return
+	}
+	w := *want
+	if !withPrivate {
+		w.Private = nil
+	}
+	if !reflect.DeepEqual(got, &w) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, &w)
+	}
+}
+
+func kids(keys []*store.SigningKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.ID
+	}
+	return out
+}
+
+func testSigningKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+
+	t.Run("None", func(t *testing.T) {
+		app := newApp(t, s)
+		_, err := s.ActiveSigningKey(ctx, app.ID)
+		wantErr(t, "ActiveSigningKey(no key)", err, store.ErrNotFound)
+		keys, err := s.ListSigningKeys(ctx, app.ID)
+		must(t, "ListSigningKeys", err)
+		if keys == nil || len(keys) != 0 {
+			t.Errorf("ListSigningKeys of an app without keys = %#v, want empty", keys)
+		}
+		_, err = s.GetSigningKey(ctx, "kid-missing")
+		wantErr(t, "GetSigningKey(missing)", err, store.ErrNotFound)
+	})
+
+	t.Run("CreateGet", func(t *testing.T) {
+		app := newApp(t, s)
+		k := signingKeyRec(app.ID)
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		got, err := s.ActiveSigningKey(ctx, app.ID)
+		must(t, "ActiveSigningKey", err)
+		checkSigningKey(t, "ActiveSigningKey", got, k, true)
+		// Every other read carries the public half only.
+		pub, err := s.GetSigningKey(ctx, k.ID)
+		must(t, "GetSigningKey", err)
+		checkSigningKey(t, "GetSigningKey", pub, k, false)
+		keys, err := s.ListSigningKeys(ctx, app.ID)
+		must(t, "ListSigningKeys", err)
+		if len(keys) != 1 {
+			t.Fatalf("ListSigningKeys: %d keys, want 1", len(keys))
+		}
+		checkSigningKey(t, "ListSigningKeys", keys[0], k, false)
+		published, err := s.ListPublishedSigningKeys(ctx, base+1_000_000)
+		must(t, "ListPublishedSigningKeys", err)
+		found := false
+		for _, p := range published {
+			if p.Private != nil {
+				t.Errorf("ListPublishedSigningKeys carries a private key (kid %s)", p.ID)
+			}
+			if p.ID == k.ID {
+				found = true
+				checkSigningKey(t, "ListPublishedSigningKeys", p, k, false)
+			}
+		}
+		if !found {
+			t.Errorf("the active key %s is not published", k.ID)
+		}
+	})
+
+	t.Run("CreateErrors", func(t *testing.T) {
+		app := newApp(t, s)
+		first := signingKeyRec(app.ID)
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, first))
+		dupKid := signingKeyRec(newApp(t, s).ID)
+		dupKid.ID = first.ID
+		tests := []struct {
+			name string
+			k    *store.SigningKey
+			want error
+		}{
+			{"missing app", signingKeyRec("missing-app"), store.ErrNotFound},
+			{"second active key", signingKeyRec(app.ID), store.ErrAlreadyExists},
+			{"kid taken (other app)", dupKid, store.ErrAlreadyExists},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, "CreateSigningKey", s.CreateSigningKey(ctx, tc.k), tc.want)
+			})
+		}
+		got, err := s.ActiveSigningKey(ctx, app.ID)
+		must(t, "ActiveSigningKey", err)
+		checkSigningKey(t, "active key after refused creates", got, first, true)
+	})
+
+	t.Run("Rotate", func(t *testing.T) {
+		app := newApp(t, s)
+		k1 := signingKeyRec(app.ID)
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k1))
+		k2 := signingKeyRec(app.ID)
+		retired, err := s.RotateSigningKey(ctx, k2, k2.CreatedAt+3630)
+		must(t, "RotateSigningKey", err)
+		want1 := *k1
+		want1.RetiredAt, want1.PublishedUntil = k2.CreatedAt, k2.CreatedAt+3630
+		checkSigningKey(t, "retired key", retired, &want1, false)
+		active, err := s.ActiveSigningKey(ctx, app.ID)
+		must(t, "ActiveSigningKey", err)
+		checkSigningKey(t, "active key after rotation", active, k2, true)
+		old, err := s.GetSigningKey(ctx, k1.ID)
+		must(t, "GetSigningKey(retired)", err)
+		checkSigningKey(t, "GetSigningKey(retired)", old, &want1, false)
+
+		k3 := signingKeyRec(app.ID)
+		_, err = s.RotateSigningKey(ctx, k3, k3.CreatedAt+60)
+		must(t, "RotateSigningKey again", err)
+		keys, err := s.ListSigningKeys(ctx, app.ID)
+		must(t, "ListSigningKeys", err)
+		if got, want := kids(keys), []string{k1.ID, k2.ID, k3.ID}; !slices.Equal(got, want) {
+			t.Errorf("ListSigningKeys = %v, want %v (oldest first)", got, want)
+		}
+		// The first rotation's retirement is kept as it was.
+		checkSigningKey(t, "first key after two rotations", keys[0], &want1, false)
+		if keys[1].RetiredAt != k3.CreatedAt || keys[1].PublishedUntil != k3.CreatedAt+60 || keys[2].RetiredAt != 0 {
+			t.Errorf("after two rotations: %+v / %+v", keys[1], keys[2])
+		}
+	})
+
+	t.Run("RotateErrors", func(t *testing.T) {
+		t.Run("app without a key", func(t *testing.T) {
+			app := newApp(t, s)
+			k := signingKeyRec(app.ID)
+			retired, err := s.RotateSigningKey(ctx, k, base+99)
+			must(t, "RotateSigningKey", err)
+			if retired != nil {
+				t.Errorf("retired %+v from an app without keys", retired)
+			}
+			active, err := s.ActiveSigningKey(ctx, app.ID)
+			must(t, "ActiveSigningKey", err)
+			checkSigningKey(t, "active", active, k, true)
+		})
+		t.Run("missing app", func(t *testing.T) {
+			_, err := s.RotateSigningKey(ctx, signingKeyRec("missing-app"), base)
+			wantErr(t, "RotateSigningKey(missing app)", err, store.ErrNotFound)
+		})
+		t.Run("kid taken: nothing changes", func(t *testing.T) {
+			app := newApp(t, s)
+			k := signingKeyRec(app.ID)
+			must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+			dup := signingKeyRec(app.ID)
+			dup.ID = k.ID
+			_, err := s.RotateSigningKey(ctx, dup, base+99)
+			wantErr(t, "RotateSigningKey(kid taken)", err, store.ErrAlreadyExists)
+			active, err := s.ActiveSigningKey(ctx, app.ID)
+			must(t, "ActiveSigningKey", err)
+			checkSigningKey(t, "active key after a failed rotation", active, k, true)
+		})
+	})
+
+	t.Run("PublishedAndExpired", func(t *testing.T) {
+		// Two apps, each rotated twice: published are the active keys and
+		// the retired ones whose PublishedUntil is after now.
+		a, b := newApp(t, s), newApp(t, s)
+		var all []*store.SigningKey
+		for _, app := range []*store.App{a, b} {
+			k1, k2, k3 := signingKeyRec(app.ID), signingKeyRec(app.ID), signingKeyRec(app.ID)
+			must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k1))
+			_, err := s.RotateSigningKey(ctx, k2, base+1000)
+			must(t, "RotateSigningKey", err)
+			_, err = s.RotateSigningKey(ctx, k3, base+2000)
+			must(t, "RotateSigningKey", err)
+			all = append(all, k1, k2, k3)
+		}
+		mine := func(keys []*store.SigningKey) []string {
+			var out []string
+			for _, k := range keys {
+				if k.AppID == a.ID || k.AppID == b.ID {
+					out = append(out, k.ID)
+				}
+			}
+			return out
+		}
+		byApp := func(ids ...int) []string {
+			// ListPublishedSigningKeys orders by app id, then age.
+			sel := make([]string, 0, len(ids))
+			first, second := all[:3], all[3:]
+			if b.ID < a.ID {
+				first, second = second, first
+			}
+			for _, i := range ids {
+				if i < 3 {
+					sel = append(sel, first[i].ID)
+				} else {
+					sel = append(sel, second[i-3].ID)
+				}
+			}
+			return sel
+		}
+		for _, tc := range []struct {
+			now  int64
+			want []string
+		}{
+			{base + 999, byApp(0, 1, 2, 3, 4, 5)},
+			{base + 1000, byApp(1, 2, 4, 5)}, // published until 1000: gone at 1000
+			{base + 1999, byApp(1, 2, 4, 5)},
+			{base + 2000, byApp(2, 5)},
+			{base + 1_000_000, byApp(2, 5)}, // active keys never lapse
+		} {
+			keys, err := s.ListPublishedSigningKeys(ctx, tc.now)
+			must(t, "ListPublishedSigningKeys", err)
+			if got := mine(keys); !slices.Equal(got, tc.want) {
+				t.Errorf("ListPublishedSigningKeys(base+%d) = %v, want %v", tc.now-base, got, tc.want)
+			}
+		}
+		n, err := s.DeleteExpiredSigningKeys(ctx, base+1000)
+		must(t, "DeleteExpiredSigningKeys", err)
+		if n < 2 {
+			t.Errorf("DeleteExpiredSigningKeys(base+1000) removed %d keys, want at least 2", n)
+		}
+		for _, app := range []*store.App{a, b} {
+			keys, err := s.ListSigningKeys(ctx, app.ID)
+			must(t, "ListSigningKeys", err)
+			if len(keys) != 2 || keys[0].PublishedUntil != base+2000 || keys[1].RetiredAt != 0 {
+				t.Errorf("app %s after DeleteExpiredSigningKeys: %v", app.ID, kids(keys))
+			}
+		}
+		_, err = s.DeleteExpiredSigningKeys(ctx, base+1_000_000)
+		must(t, "DeleteExpiredSigningKeys", err)
+		for _, app := range []*store.App{a, b} {
+			k, err := s.ActiveSigningKey(ctx, app.ID)
+			must(t, "ActiveSigningKey after deleting every expired key", err)
+			keys, _ := s.ListSigningKeys(ctx, app.ID)
+			if len(keys) != 1 || keys[0].ID != k.ID {
+				t.Errorf("app %s keeps %v, want only its active key %s", app.ID, kids(keys), k.ID)
+			}
+		}
+	})
+
+	t.Run("Isolation", func(t *testing.T) {
+		a, b := newApp(t, s), newApp(t, s)
+		ka, kb := signingKeyRec(a.ID), signingKeyRec(b.ID)
+		must(t, "CreateSigningKey a", s.CreateSigningKey(ctx, ka))
+		must(t, "CreateSigningKey b", s.CreateSigningKey(ctx, kb))
+		kb2 := signingKeyRec(b.ID)
+		_, err := s.RotateSigningKey(ctx, kb2, base+10)
+		must(t, "RotateSigningKey b", err)
+		got, err := s.ActiveSigningKey(ctx, a.ID)
+		must(t, "ActiveSigningKey a", err)
+		checkSigningKey(t, "a's key after b rotated", got, ka, true)
+		keys, err := s.ListSigningKeys(ctx, a.ID)
+		must(t, "ListSigningKeys a", err)
+		if !slices.Equal(kids(keys), []string{ka.ID}) {
+			t.Errorf("ListSigningKeys(a) = %v, want only %s", kids(keys), ka.ID)
+		}
+	})
+}
+
+// testConcurrentSigningKeys: racing first uses create one active key;
+// racing rotations all apply, one after the other.
+func testConcurrentSigningKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 8
+	t.Run("Create", func(t *testing.T) {
+		app := newApp(t, s)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			k := signingKeyRec(app.ID)
+			wg.Go(func() {
+				<-start
+				errs[i] = s.CreateSigningKey(ctx, k)
+			})
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, store.ErrAlreadyExists):
+				t.Errorf("racing CreateSigningKey: %v, want nil or ErrAlreadyExists", err)
+			}
+		}
+		keys, err := s.ListSigningKeys(ctx, app.ID)
+		must(t, "ListSigningKeys", err)
+		if ok != 1 || len(keys) != 1 {
+			t.Errorf("%d racing creates succeeded, %d keys stored; want 1 and 1", ok, len(keys))
+		}
+	})
+	t.Run("Rotate", func(t *testing.T) {
+		app := newApp(t, s)
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, signingKeyRec(app.ID)))
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			k := signingKeyRec(app.ID)
+			wg.Go(func() {
+				<-start
+				_, errs[i] = s.RotateSigningKey(ctx, k, k.CreatedAt+100)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Errorf("racing RotateSigningKey: %v", err)
+			}
+		}
+		keys, err := s.ListSigningKeys(ctx, app.ID)
+		must(t, "ListSigningKeys", err)
+		active := 0
+		for _, k := range keys {
+			if k.RetiredAt == 0 {
+				active++
+			}
+		}
+		if len(keys) != n+1 || active != 1 {
+			t.Errorf("after %d racing rotations: %d keys, %d active; want %d and 1", n, len(keys), active, n+1)
+		}
+	})
 }

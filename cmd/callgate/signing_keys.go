@@ -1,0 +1,228 @@
+package main
+
+// callgate signing-keys list|rotate: the Ed25519 keys that sign an app's
+// call tokens. Through a running server's REST API (/v3/signing_keys, with
+// a fullAccess key) when --server or --key is given, else offline on the
+// data dir / database, like `callgate keys`.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/callgate/callgate/internal/signing"
+	"github.com/callgate/callgate/internal/store"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newSigningKeysCmd)
+}
+
+func newSigningKeysCmd() *cobra.Command {
+	return adminGroup("signing-keys", "List and rotate the keys that sign an app's call tokens",
+		`Manage the Ed25519 keys that sign an app's call tokens (one active key per app).
+
+With --server or --key (or CALLGATE_SERVER / CALLGATE_KEY) the commands call the
+REST API of a running server (/v3/signing_keys, with a fullAccess key). Without
+them they work offline on the database — SQLite in --data or PostgreSQL with
+--db. Private keys are never shown.
+
+After a rotation new tokens carry the new key's kid; the retired key stays in
+/.well-known/jwks.json, and its tokens keep verifying, until every token it
+signed has expired (publishedUntil).`,
+		newSigningKeysListCmd(), newSigningKeysRotateCmd())
+}
+
+// adminSigningKey is a key as GET /v3/signing_keys shows it.
+type adminSigningKey struct {
+	KID            string `json:"kid"`
+	Algorithm      string `json:"alg"`
+	CreatedAt      int64  `json:"createdAt"`
+	RetiredAt      int64  `json:"retiredAt,omitempty"`
+	PublishedUntil int64  `json:"publishedUntil,omitempty"`
+	Active         bool   `json:"active"`
+	Published      bool   `json:"published"`
+}
+
+func adminSigningKeyView(k *store.SigningKey, now int64) adminSigningKey {
+	return adminSigningKey{KID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt,
+		PublishedUntil: k.PublishedUntil, Active: k.RetiredAt == 0, Published: k.RetiredAt == 0 || now < k.PublishedUntil}
+}
+
+type adminRotation struct {
+	Active  adminSigningKey  `json:"active"`
+	Retired *adminSigningKey `json:"retired"`
+}
+
+func newSigningKeysListCmd() *cobra.Command {
+	var f adminKeyFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List an app's signing keys (kid, created, retired, published until)",
+		Example: `  callgate signing-keys list --server http://127.0.0.1:8080 --app my-app --key $REST_KEY
+  callgate signing-keys list --data ./callgate-data --app my-app`,
+		Args: adminArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			online, err := f.online(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var keys []adminSigningKey
+			var raw any
+			var appID string
+			if online {
+				cl, err := f.conn.client()
+				if err != nil {
+					return err
+				}
+				data, _, err := cl.call(ctx, http.MethodGet, "/signing_keys", nil, nil)
+				if err != nil {
+					return err
+				}
+				if keys, err = adminDecode[[]adminSigningKey](data); err != nil {
+					return err
+				}
+				raw, appID = data, cl.appID
+			} else {
+				st, app, _, err := f.offline(ctx)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				ks, err := st.ListSigningKeys(ctx, app.ID)
+				if err != nil {
+					return err
+				}
+				now := time.Now().Unix()
+				keys = make([]adminSigningKey, len(ks))
+				for i, k := range ks {
+					keys[i] = adminSigningKeyView(k, now)
+				}
+				raw, appID = keys, app.ID
+			}
+			w := cmd.OutOrStdout()
+			return adminEmit(w, f.asJSON, raw, func() error {
+				if len(keys) == 0 {
+					fmt.Fprintf(w, "App %s has no signing key yet: the server creates one when it starts, or at the app's first call token.\n", appID)
+					return nil
+				}
+				adminPrintSigningKeys(w, keys)
+				return nil
+			})
+		},
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+func signingKeyStatus(k adminSigningKey) string {
+	switch {
+	case k.Active:
+		return "active"
+	case k.Published:
+		return "retired"
+	}
+	return "expired"
+}
+
+func adminPrintSigningKeys(w io.Writer, keys []adminSigningKey) {
+	rows := make([][]string, len(keys))
+	for i, k := range keys {
+		rows[i] = []string{k.KID, signingKeyStatus(k), adminTime(k.CreatedAt, "-"), adminTime(k.RetiredAt, "-"), adminTime(k.PublishedUntil, "-")}
+	}
+	printTable(w, []string{"KID", "STATUS", "CREATED", "RETIRED", "PUBLISHED UNTIL"}, rows)
+}
+
+func newSigningKeysRotateCmd() *cobra.Command {
+	var f adminKeyFlags
+	var masterKeyFile string
+	var leeway time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Give an app a new signing key; the old one keeps verifying until its tokens expire",
+		Long: `Makes a new signing key the app's active key. New call tokens carry its kid;
+the retired key stays published in /.well-known/jwks.json, and the tokens it
+signed keep verifying, until publishedUntil: the rotation time plus the app's
+call token TTL, the verification leeway and 30 s for other nodes to notice.
+
+Offline, on a database whose keys are encrypted, pass the server's
+--master-key-file: a raw key is never put among encrypted ones. A server
+running on the same database starts signing with the new key within 30 s;
+through --server it is immediate.`,
+		Example: `  callgate signing-keys rotate --server http://127.0.0.1:8080 --app my-app --key $REST_KEY
+  callgate signing-keys rotate --data ./callgate-data --app my-app --master-key-file /etc/callgate/master.key`,
+		Args: adminArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			online, err := f.online(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var rot adminRotation
+			var raw any
+			var appID string
+			if online {
+				if cmd.Flags().Changed("master-key-file") {
+					return fmt.Errorf("--master-key-file is for offline rotations; through --server the server uses its own")
+				}
+				cl, err := f.conn.client()
+				if err != nil {
+					return err
+				}
+				data, _, err := cl.call(ctx, http.MethodPost, "/signing_keys/rotate", nil, nil)
+				if err != nil {
+					return err
+				}
+				if rot, err = adminDecode[adminRotation](data); err != nil {
+					return err
+				}
+				raw, appID = data, cl.appID
+			} else {
+				var kr *signing.Keyring
+				if masterKeyFile != "" {
+					if kr, err = signing.LoadMasterKeyFile(masterKeyFile); err != nil {
+						return err
+					}
+				}
+				st, app, _, err := f.offline(ctx)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				now := time.Now()
+				active, retired, err := signing.Rotate(ctx, st, kr, app, now, leeway)
+				if err != nil {
+					if errors.Is(err, signing.ErrMasterKeyRequired) {
+						return fmt.Errorf("app %s's signing keys are encrypted: pass --master-key-file with the server's master key", app.ID)
+					}
+					return err
+				}
+				rot.Active = adminSigningKeyView(active, now.Unix())
+				if retired != nil {
+					v := adminSigningKeyView(retired, now.Unix())
+					rot.Retired = &v
+				}
+				raw, appID = rot, app.ID
+			}
+			w := cmd.OutOrStdout()
+			return adminEmit(w, f.asJSON, raw, func() error {
+				fmt.Fprintf(w, "Rotated the signing key of app %s.\n\n", appID)
+				pairs := [][2]string{{"  active key", rot.Active.KID}}
+				if rot.Retired != nil {
+					pairs = append(pairs, [2]string{"  retired key", rot.Retired.KID + " (its tokens verify until " + adminTime(rot.Retired.PublishedUntil, "-") + ")"})
+				}
+				adminFields(w, pairs...)
+				return nil
+			})
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&masterKeyFile, "master-key-file", "", "offline: the server's master key file, when its signing keys are encrypted (env CALLGATE_MASTER_KEY_FILE)")
+	cmd.Flags().DurationVar(&leeway, "call-token-leeway", signing.DefaultLeeway, "offline: the server's --call-token-leeway, for how long the retired key stays published")
+	return cmd
+}
