@@ -83,7 +83,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	default:
 		return nil, fmt.Errorf("unknown durability %q (want normal or full)", opts.Durability)
 	}
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=wal_autocheckpoint(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sync + ")"
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=wal_autocheckpoint(20000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sync + ")"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 
 // checkpointEvery is how often the background checkpointer copies the WAL
 // back into the database.
-const checkpointEvery = 250 * time.Millisecond
+const checkpointEvery = 1000 * time.Millisecond
 
 // startCheckpointer moves WAL checkpoints off the write path: a PASSIVE
 // checkpoint on its own connection never blocks the writer, so commits do
