@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Measures the same server with `callgate bench` and with wrk, side by side:
+# one callgate server (SQLite, or PostgreSQL with DB=postgres://…) and one bare
+# net/http baseline answering a body of GET /me's size.
+#   BIN=./callgate DUR=10s docs/bench/compare.sh
+set -euo pipefail
+BIN=${BIN:-./callgate}
+DUR=${DUR:-10s}
+HERE=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+S=127.0.0.1:18480 B=127.0.0.1:18490
+args=(serve --dev --data "$tmp/data" --addr $S --rate-limit off --log-level warn)
+[ -n "${DB:-}" ] && args+=(--db "$DB")
+"$BIN" "${args[@]}" >"$tmp/serve.log" 2>&1 &
+until curl -sf "http://$S/readyz" >/dev/null; do sleep 0.1; done
+c=$tmp/data/dev-credentials.json
+APP=$(jq -r .appId "$c") AUTH=$(jq -r .authKey "$c") REST=$(jq -r .restApiKey "$c")
+
+echo "== callgate bench (creates bench-user-0…999 with a token each)"
+"$BIN" bench --target "http://$S" --app "$APP" --auth-key "$AUTH" --rest-key "$REST" \
+  --duration "$DUR" --scenarios baseline,login,session,me
+
+TOKEN=$(curl -s -X POST "http://$S/v3/users/bench-user-0/auth_tokens" -H "appId: $APP" -H "apiKey: $REST" | jq -r .data.authToken)
+SIZE=$(curl -s "http://$S/v3/me" -H "appId: $APP" -H "authToken: $TOKEN" | wc -c)
+"$BIN" bench-baseline --addr $B --size "$SIZE" &
+until curl -sf "http://$B/" >/dev/null; do sleep 0.1; done
+
+run() { printf '%-9s' "$1"; shift; wrk -t2 -c64 -d"$DUR" "$@" | awk '/Requests\/sec/ {printf "%10.0f req/s", $2} /Latency/ {printf "  avg %s  max %s", $2, $4} /Non-2xx/ {printf "  NON-2xx %s", $NF} END {print ""}'; }
+echo "== wrk -t2 -c64 -d$DUR"
+run baseline "http://$B/"
+run login -s "$HERE/login.lua" -H "appId: $APP" -H "apiKey: $AUTH" "http://$S/v3/users/bench-user-0/auth_tokens"
+run session -s "$HERE/put-me.lua" -H "appId: $APP" -H "authToken: $TOKEN" "http://$S/v3.0/me"
+run me -H "appId: $APP" -H "authToken: $TOKEN" "http://$S/v3/me"
