@@ -118,23 +118,7 @@ tokens list) or by the token itself.
 		Example: "  callgate tokens revoke alice tok_3f9a0c1b2d4e",
 		Args:    adminArgs("UID", "TOKEN_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
-			}
-			data, _, err := cl.call(cmd.Context(), http.MethodDelete, adminPath("users", args[0], "auth_tokens", args[1]), nil, nil)
-			if err != nil {
-				return err
-			}
-			res, err := adminDecode[adminResult](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
-				fmt.Fprintln(w, res.Message)
-				return nil
-			})
+			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0], "auth_tokens", args[1]))
 		},
 	}
 	f.register(cmd.Flags())
@@ -152,23 +136,7 @@ are logged out everywhere at once. The user remains.
 		Example: "  callgate tokens flush alice",
 		Args:    adminArgs("UID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
-			}
-			data, _, err := cl.call(cmd.Context(), http.MethodDelete, adminPath("users", args[0], "auth_tokens"), nil, nil)
-			if err != nil {
-				return err
-			}
-			res, err := adminDecode[adminResult](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
-				fmt.Fprintln(w, res.Message)
-				return nil
-			})
+			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0], "auth_tokens"))
 		},
 	}
 	f.register(cmd.Flags())

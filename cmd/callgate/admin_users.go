@@ -242,27 +242,33 @@ token of theirs; their sessions end at once.
 		Example: "  callgate users delete alice",
 		Args:    adminArgs("UID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
-			}
-			data, _, err := cl.call(cmd.Context(), http.MethodDelete, adminPath("users", args[0]), nil, nil)
-			if err != nil {
-				return err
-			}
-			res, err := adminDecode[adminResult](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
-				fmt.Fprintln(w, res.Message)
-				return nil
-			})
+			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0]))
 		},
 	}
 	f.register(cmd.Flags())
 	return cmd
+}
+
+// adminMessageCall makes a REST call whose answer is {success, message}
+// and prints the message (or, with --json, the answer).
+func adminMessageCall(cmd *cobra.Command, f *adminRESTFlags, method, path string) error {
+	cl, err := f.conn.client()
+	if err != nil {
+		return err
+	}
+	data, _, err := cl.call(cmd.Context(), method, path, nil, nil)
+	if err != nil {
+		return err
+	}
+	res, err := adminDecode[adminResult](data)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	return adminEmit(w, f.asJSON, data, func() error {
+		fmt.Fprintln(w, res.Message)
+		return nil
+	})
 }
 
 // adminPrintUser prints one user as label/value lines.
