@@ -37,6 +37,7 @@ type benchFlags struct {
 	serverArgs  string
 	duration    time.Duration
 	warmup      time.Duration
+	rounds      int
 	connections int
 	users       int
 	scenarios   string
@@ -94,7 +95,8 @@ commands that reproduce each figure independently.`,
 	fs.StringVar(&f.serverBin, "server-bin", "", "callgate binary to start (default: this one)")
 	fs.StringVar(&f.serverArgs, "server-args", "", "extra flags for the started server, space-separated (e.g. \"--durability full\")")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per scenario")
-	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured warm-up per scenario")
+	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured warm-up per scenario (first round; later rounds 0.5 s)")
+	fs.IntVar(&f.rounds, "rounds", 3, "rounds the scenarios take turns over (the duration is split between them)")
 	fs.IntVar(&f.connections, "connections", 64, "concurrent keep-alive connections")
 	fs.IntVar(&f.users, "users", 1000, "bench users to create (each gets a token)")
 	fs.StringVar(&f.scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma-separated")
@@ -240,17 +242,33 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, f *benchFlags) erro
 		}
 	}
 
-	var results []benchResult
+	// The scenarios take turns over several rounds, so a machine that
+	// speeds up or slows down during the run (a shared host does) shifts
+	// every scenario alike and the ratios to the baseline stay fair.
+	rounds := max(f.rounds, 1)
+	slice := f.duration / time.Duration(rounds)
+	agg := make([]*scenarioAgg, len(scen))
+	for i, name := range scen {
+		agg[i] = &scenarioAgg{name: name, hist: loadgen.NewHistogram()}
+	}
+	for r := range rounds {
+		for _, a := range agg {
+			warm := f.warmup
+			if r > 0 {
+				warm = min(f.warmup, 500*time.Millisecond)
+			}
+			if err := runScenario(ctx, stderr, env, f, a, slice, warm, r+1, rounds); err != nil {
+				return fmt.Errorf("scenario %s: %w", a.name, err)
+			}
+		}
+	}
+	results := make([]benchResult, len(agg))
 	var baseRPS float64
-	for _, name := range scen {
-		r, err := runScenario(ctx, stderr, env, f, name)
-		if err != nil {
-			return fmt.Errorf("scenario %s: %w", name, err)
+	for i, a := range agg {
+		results[i] = a.result()
+		if a.name == "baseline" {
+			baseRPS = results[i].RPS
 		}
-		if name == "baseline" {
-			baseRPS = r.RPS
-		}
-		results = append(results, r)
 	}
 	for i := range results {
 		if baseRPS > 0 {
@@ -272,7 +290,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, f *benchFlags) erro
 		rows = append(rows, []string{r.Scenario, fmt.Sprintf("%.0f", r.RPS), ms(r.P50ms), ms(r.P90ms), ms(r.P99ms), ms(r.MaxMs),
 			strconv.FormatInt(r.Errors, 10), rss, ratio})
 	}
-	fmt.Fprintf(stdout, "\n%d connections, %s per scenario (after %s warm-up), server %s\n\n", f.connections, f.duration, f.warmup, env.url)
+	fmt.Fprintf(stdout, "\n%d connections, %s per scenario in %d rounds taking turns, server %s\n\n", f.connections, f.duration, max(f.rounds, 1), env.url)
 	printTable(stdout, []string{"SCENARIO", "REQ/S", "P50", "P90", "P99", "MAX", "ERRORS", "SERVER RSS", "VS BASELINE"}, rows)
 	if f.printWrk {
 		printWrk(stdout, env, f.connections)
@@ -455,10 +473,28 @@ func scenarioRequests(env *benchEnv, name string) (addr string, next func(conn, 
 	}
 }
 
-func runScenario(ctx context.Context, stderr io.Writer, env *benchEnv, f *benchFlags, name string) (benchResult, error) {
-	addr, next := scenarioRequests(env, name)
+// scenarioAgg sums one scenario's rounds.
+type scenarioAgg struct {
+	name             string
+	requests, errors int64
+	elapsed          time.Duration
+	hist             *loadgen.Histogram
+	peakKB           int64
+}
+
+func (a *scenarioAgg) result() benchResult {
+	return benchResult{
+		Scenario: a.name, RPS: float64(a.requests) / a.elapsed.Seconds(), Requests: a.requests, Errors: a.errors,
+		DurationMs: a.elapsed.Milliseconds(),
+		P50ms:      msOf(a.hist.Quantile(0.50)), P90ms: msOf(a.hist.Quantile(0.90)), P99ms: msOf(a.hist.Quantile(0.99)),
+		MaxMs: msOf(a.hist.Max()), ServerRSS: float64(a.peakKB) / 1024,
+	}
+}
+
+func runScenario(ctx context.Context, stderr io.Writer, env *benchEnv, f *benchFlags, a *scenarioAgg, d, warmup time.Duration, round, rounds int) error {
+	addr, next := scenarioRequests(env, a.name)
 	pid := env.pid
-	if name == "baseline" {
+	if a.name == "baseline" {
 		pid = env.baselinePID
 	}
 	var peak atomic.Int64
@@ -475,13 +511,17 @@ func runScenario(ctx context.Context, stderr io.Writer, env *benchEnv, f *benchF
 		}()
 	}
 	tty := isTerminal(stderr)
+	label := a.name
+	if rounds > 1 {
+		label = fmt.Sprintf("%s %d/%d", a.name, round, rounds)
+	}
 	res, err := loadgen.Run(ctx, loadgen.Options{
-		Addr: addr, Connections: f.connections, Duration: f.duration, Warmup: f.warmup, Next: next,
+		Addr: addr, Connections: f.connections, Duration: d, Warmup: warmup, Next: next,
 		Progress: func(el time.Duration, done int64) {
 			if tty {
-				frac := min(float64(el)/float64(f.duration), 1)
+				frac := min(float64(el)/float64(d), 1)
 				bar := strings.Repeat("█", int(frac*30)) + strings.Repeat("·", 30-int(frac*30))
-				fmt.Fprintf(stderr, "\r%-9s %s %5.1fs  %8.0f req/s", name, bar, el.Seconds(), float64(done)/el.Seconds())
+				fmt.Fprintf(stderr, "\r%-14s %s %5.1fs  %8.0f req/s", label, bar, el.Seconds(), float64(done)/el.Seconds())
 			}
 		},
 	})
@@ -490,15 +530,15 @@ func runScenario(ctx context.Context, stderr io.Writer, env *benchEnv, f *benchF
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if err != nil {
-		return benchResult{}, err
+		return err
 	}
-	r := benchResult{
-		Scenario: name, RPS: res.RPS(), Requests: res.Requests, Errors: res.Errors, DurationMs: res.Elapsed.Milliseconds(),
-		P50ms: msOf(res.Hist.Quantile(0.50)), P90ms: msOf(res.Hist.Quantile(0.90)), P99ms: msOf(res.Hist.Quantile(0.99)),
-		MaxMs: msOf(res.Hist.Max()), ServerRSS: float64(peak.Load()) / 1024,
-	}
-	fmt.Fprintf(stderr, "%-9s %8.0f req/s  p99 %s  errors %d\n", name, r.RPS, ms(r.P99ms), r.Errors)
-	return r, nil
+	a.requests += res.Requests
+	a.errors += res.Errors
+	a.elapsed += res.Elapsed
+	a.hist.Merge(res.Hist)
+	a.peakKB = max(a.peakKB, peak.Load())
+	fmt.Fprintf(stderr, "%-14s %8.0f req/s  p99 %s  errors %d\n", label, res.RPS(), ms(msOf(res.Hist.Quantile(0.99))), res.Errors)
+	return nil
 }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

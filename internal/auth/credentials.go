@@ -49,23 +49,31 @@ func NewAuthToken(uid string, now time.Time) (token string, key []byte) {
 	return token, key
 }
 
-// TokenKeyLen is the length of a token's storage key.
-const TokenKeyLen = 8 + sha256.Size
-
-// TokenKey is how a token is stored and looked up: its creation second
-// (big-endian, from the token itself) followed by the SHA-256 of the whole
-// token. Leading with the time makes inserts land at the end of the index
-// instead of on a random page, which halves the pages a login writes; the
-// hash is what makes the key unguessable and unique. ok is false when s does
-// not have a token's shape.
+// TokenKey is how a token is stored and looked up: the uid, a zero byte,
+// the creation second (big-endian) and the SHA-256 of the whole token, all
+// taken from the token itself. Keys sort by user, so one B-tree serves both
+// lookups by token and every per-user query (TokenKeyRange) and a login
+// writes one index page instead of two; within a user they sort by time.
+// The hash is what makes the key unguessable and unique. ok is false when s
+// does not have a token's shape.
 func TokenKey(s string) (key []byte, ok bool) {
-	_, secs, ok := parseToken(s)
+	uid, secs, ok := parseToken(s)
 	if !ok {
 		return nil, false
 	}
-	key = binary.BigEndian.AppendUint64(make([]byte, 0, TokenKeyLen), uint64(secs))
+	key = make([]byte, 0, len(uid)+1+8+sha256.Size)
+	key = append(append(key, uid...), 0)
+	key = binary.BigEndian.AppendUint64(key, uint64(secs))
 	h := sha256.Sum256([]byte(s))
 	return append(key, h[:]...), true
+}
+
+// TokenKeyRange bounds the keys of uid's tokens: lo ≤ key < hi. uids never
+// hold a zero byte, so the range holds exactly that user's tokens.
+func TokenKeyRange(uid string) (lo, hi []byte) {
+	lo = append([]byte(uid), 0)
+	hi = append([]byte(uid), 1)
+	return lo, hi
 }
 
 // TokenUID returns the uid a token was minted for, if s has a token's shape.
@@ -90,8 +98,10 @@ func parseToken(s string) (uid string, secs int64, ok bool) {
 	return s[:i], secs, true
 }
 
-// NewID returns a short random display id such as "tok_3f9a0c1b2d4e".
-func NewID(prefix string) string { return prefix + "_" + randomHex(6) }
+// NewID returns a random display id such as "tok_3f9a0c1b2d4e5f60". 64
+// bits: ids are not checked for uniqueness (per user), so collisions must be
+// negligible.
+func NewID(prefix string) string { return prefix + "_" + randomHex(8) }
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {

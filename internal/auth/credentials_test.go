@@ -13,14 +13,26 @@ func TestAuthTokenFormat(t *testing.T) {
 		t.Fatalf("bad token %q", tok)
 	}
 	key, ok := TokenKey(tok)
-	if !ok || !Equal(hash, key) || len(key) != TokenKeyLen {
+	if !ok || !Equal(hash, key) {
 		t.Fatal("key mismatch")
 	}
-	// The key leads with the creation second, so keys sort by time.
-	later, _ := NewAuthToken("a", now.Add(time.Second))
+	// Keys sort by user, then time; a user's keys lie in TokenKeyRange.
+	later, _ := NewAuthToken("cometchat-uid_1", now.Add(time.Second))
 	lk, _ := TokenKey(later)
-	if string(lk[:8]) <= string(key[:8]) {
-		t.Fatal("keys do not sort by creation time")
+	if string(lk) <= string(key) {
+		t.Fatal("a user's keys do not sort by creation time")
+	}
+	lo, hi := TokenKeyRange("cometchat-uid_1")
+	for _, k := range [][]byte{key, lk} {
+		if string(k) < string(lo) || string(k) >= string(hi) {
+			t.Fatal("key outside its user's range")
+		}
+	}
+	// A uid that extends another (uid_1 vs uid_10) is outside its range.
+	other, _ := NewAuthToken("cometchat-uid_10", now)
+	ok2, _ := TokenKey(other)
+	if string(ok2) >= string(lo) && string(ok2) < string(hi) {
+		t.Fatal("another user's key inside the range")
 	}
 	if k2, _ := TokenKey(tok[:len(tok)-1] + "0"); Equal(k2, key) {
 		t.Fatal("different tokens, same key")
@@ -29,8 +41,8 @@ func TestAuthTokenFormat(t *testing.T) {
 	if !ok || uid != "cometchat-uid_1" {
 		t.Fatalf("TokenUID = %q %v", uid, ok)
 	}
-	other, _ := NewAuthToken("cometchat-uid_1", now)
-	if other == tok {
+	another, _ := NewAuthToken("cometchat-uid_1", now)
+	if another == tok {
 		t.Fatal("tokens repeat")
 	}
 }

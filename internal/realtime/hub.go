@@ -722,15 +722,22 @@ func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) 
 		hexes[i] = HexHash(hs)
 	}
 	h.revokeTokenSet(set, reason)
-	// NOTIFY payloads are limited to 8000 bytes: send the keys (80 hex
-	// characters each) in chunks.
-	const chunk = 80
+	// NOTIFY payloads are limited to 8000 bytes and keys vary in length
+	// (they begin with the uid): send them in chunks that fit.
 	for len(hexes) > 0 {
-		n := min(chunk, len(hexes))
+		n, size := 0, 0
+		for n < len(hexes) && (n == 0 || size+len(hexes[n])+3 <= maxEventKeys) {
+			size += len(hexes[n]) + 3 // quotes and comma
+			n++
+		}
 		h.publish(ctx, Event{Kind: KindRevokeTokens, Hashes: hexes[:n], Reason: reason})
 		hexes = hexes[n:]
 	}
 }
+
+// maxEventKeys is the room for keys in one event, leaving the rest of
+// NOTIFY's 8000 bytes for the other fields.
+const maxEventKeys = 7000
 
 // RevokeUser closes every connection of a user, here and on every other node.
 func (h *Hub) RevokeUser(ctx context.Context, appID, uid, reason string) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/callgate/callgate/internal/auth"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/postgres"
 	"github.com/callgate/callgate/internal/store/postgres/pgtest"
@@ -433,5 +434,51 @@ func TestSkipsWithoutServer(t *testing.T) {
 	ok := t.Run("inner", func(t *testing.T) { pgtest.DSN(t); t.Error("DSN returned without a server") })
 	if !ok {
 		t.Error("inner test failed instead of skipping")
+	}
+}
+
+// Migration 0004 moves token keys from {second}{sha256} to
+// {uid}\0{second}{sha256}: a token stored before it still logs in after it.
+func TestMigrationTokenKeysByUser(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	s, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateApp(ctx, &store.App{ID: "app", Name: "a", Region: "us"}))
+	must(s.CreateUser(ctx, &store.User{AppID: "app", UID: "alice", Name: "A", Role: "default"}, nil))
+	token, key := auth.NewAuthToken("alice", time.Unix(1_800_000_000, 0))
+	oldKey := key[len("alice")+1:]
+	db := s.DB()
+	for _, q := range []string{
+		`DELETE FROM schema_migrations WHERE version = 4`,
+		`CREATE UNIQUE INDEX auth_tokens_user_id ON auth_tokens(app_id, uid, id)`,
+	} {
+		_, err := db.Exec(q)
+		must(err)
+	}
+	_, err = db.Exec(`INSERT INTO auth_tokens (hash, id, app_id, uid, created_at) VALUES ($1, 'tok_old', 'app', 'alice', 1)`, oldKey)
+	must(err)
+	must(s.Close())
+
+	s, err = postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want, _ := auth.TokenKey(token)
+	tok, _, err := s.GetSession(ctx, want)
+	if err != nil || tok.ID != "tok_old" {
+		t.Fatalf("the old token after the migration: %v %v", tok, err)
+	}
+	if toks, err := s.ListAuthTokens(ctx, "app", "alice"); err != nil || len(toks) != 1 {
+		t.Fatalf("ListAuthTokens: %d %v", len(toks), err)
 	}
 }

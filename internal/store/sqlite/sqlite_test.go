@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/auth"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/store/sqlstore"
@@ -420,5 +421,57 @@ func TestBlockedWriteHonoursDeadline(t *testing.T) {
 	// The token whose caller gave up was not stored behind its back.
 	if _, _, err := s.GetSession(ctx, []byte("0123456789abcdef0123456789abcdef")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("abandoned token: GetSession err = %v, want ErrNotFound", err)
+	}
+}
+
+// Migration 0004 moves token keys from {second}{sha256} to
+// {uid}\0{second}{sha256}: a token stored before it still logs in after it.
+func TestMigrationTokenKeysByUser(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateApp(ctx, &store.App{ID: "app", Name: "a", Region: "us"}))
+	must(s.CreateUser(ctx, &store.User{AppID: "app", UID: "alice", Name: "A", Role: "default"}, nil))
+	token, key := auth.NewAuthToken("alice", time.Unix(1_800_000_000, 0))
+	oldKey := key[len("alice")+1:] // what 0003's schema stored
+	db := s.DB()
+	// Back to the state before 0004: an old-format row, the old index.
+	for _, q := range []string{
+		`DELETE FROM schema_migrations WHERE version = 4`,
+		`CREATE UNIQUE INDEX auth_tokens_user_id ON auth_tokens(app_id, uid, id)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = db.Exec(`INSERT INTO auth_tokens (hash, id, app_id, uid, created_at) VALUES (?, 'tok_old', 'app', 'alice', 1)`, oldKey)
+	must(err)
+	must(s.Close())
+
+	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.Applied()) != 1 || s.Applied()[0].Version != 4 {
+		t.Fatalf("applied %v, want migration 4", s.Applied())
+	}
+	want, _ := auth.TokenKey(token)
+	tok, _, err := s.GetSession(ctx, want)
+	if err != nil || tok.ID != "tok_old" {
+		t.Fatalf("the old token after the migration: %v %v", tok, err)
+	}
+	toks, err := s.ListAuthTokens(ctx, "app", "alice")
+	if err != nil || len(toks) != 1 {
+		t.Fatalf("ListAuthTokens: %d %v", len(toks), err)
 	}
 }

@@ -22,6 +22,11 @@ func scanPubKey(r scanner) (*SigningKey, error) {
 	return &k, r.Scan(&k.ID, &k.AppID, &k.Algorithm, &k.PublicKey, &k.CreatedAt, &k.RetiredAt, &k.PublishedUntil)
 }
 
+// keyOrder lists keys oldest first. Creation times are whole seconds, so a
+// key and the one that replaced it in the same second are ordered by
+// retirement: retired ones (in the order retired) before the active one.
+const keyOrder = `created_at, CASE WHEN retired_at = 0 THEN 1 ELSE 0 END, retired_at, id`
+
 func (s *Store) insertSigningKey(ctx context.Context, ex interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, k *SigningKey) error {
@@ -100,11 +105,11 @@ func (s *Store) ListSigningKeys(ctx context.Context, appID string) ([]*SigningKe
 	if !storable(appID) {
 		return []*SigningKey{}, nil
 	}
-	return list(s, ctx, scanPubKey, `SELECT `+pubKeyCols+` FROM signing_keys WHERE app_id = ? ORDER BY created_at, id`, appID)
+	return list(s, ctx, scanPubKey, `SELECT `+pubKeyCols+` FROM signing_keys WHERE app_id = ? ORDER BY `+keyOrder, appID)
 }
 
 func (s *Store) ListPublishedSigningKeys(ctx context.Context, now int64) ([]*SigningKey, error) {
-	return list(s, ctx, scanPubKey, `SELECT `+pubKeyCols+` FROM signing_keys WHERE retired_at = 0 OR published_until > ? ORDER BY app_id, created_at, id`, now)
+	return list(s, ctx, scanPubKey, `SELECT `+pubKeyCols+` FROM signing_keys WHERE retired_at = 0 OR published_until > ? ORDER BY app_id, `+keyOrder, now)
 }
 
 func (s *Store) DeleteExpiredSigningKeys(ctx context.Context, now int64) (int, error) {

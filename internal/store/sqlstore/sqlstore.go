@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/callgate/callgate/internal/auth"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/migrate"
 )
@@ -466,6 +467,16 @@ func userArgs(u *User) []any {
 
 const tokenCols = `hash, id, app_id, uid, platform, device_id, user_agent, created_at, last_used_at, expires_at`
 
+// userTokens selects one user's tokens. Token keys begin with the uid
+// (auth.TokenKey), so the key range finds them in the primary key; the
+// app and uid conditions keep other apps' users of the same uid out.
+const userTokens = `WHERE hash >= ? AND hash < ? AND app_id = ? AND uid = ?`
+
+func userTokenArgs(appID, uid string, more ...any) []any {
+	lo, hi := auth.TokenKeyRange(uid)
+	return append([]any{lo, hi, appID, uid}, more...)
+}
+
 func tokenArgs(t *AuthToken) []any {
 	return []any{t.Hash, t.ID, t.AppID, t.UID, t.Platform, t.DeviceID, t.UserAgent, t.CreatedAt, t.LastUsedAt, t.ExpiresAt}
 }
@@ -579,7 +590,7 @@ func (s *Store) DeleteUser(ctx context.Context, appID, uid string) ([]*AuthToken
 	var toks []*AuthToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if toks, err = deleteTokens(s, ctx, tx, `WHERE app_id = ? AND uid = ?`, appID, uid); err != nil {
+		if toks, err = deleteTokens(s, ctx, tx, userTokens, userTokenArgs(appID, uid)...); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE app_id = ? AND uid = ?`), appID, uid)
@@ -637,7 +648,7 @@ func (s *Store) GetAuthToken(ctx context.Context, appID, uid, id string) (*AuthT
 	if !storable(appID, uid, id) {
 		return nil, store.ErrNotFound
 	}
-	t, err := scanToken(s.r.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM auth_tokens WHERE app_id = ? AND uid = ? AND id = ?`), appID, uid, id))
+	t, err := scanToken(s.r.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM auth_tokens `+userTokens+` AND id = ?`), userTokenArgs(appID, uid, id)...))
 	return t, s.classify(err)
 }
 
@@ -645,7 +656,7 @@ func (s *Store) ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthT
 	if !storable(appID, uid) {
 		return []*AuthToken{}, nil
 	}
-	return list(s, ctx, scanToken, `SELECT `+tokenCols+` FROM auth_tokens WHERE app_id = ? AND uid = ? ORDER BY created_at, id`, appID, uid)
+	return list(s, ctx, scanToken, `SELECT `+tokenCols+` FROM auth_tokens `+userTokens+` ORDER BY created_at, id`, userTokenArgs(appID, uid)...)
 }
 
 func (s *Store) StartSessions(ctx context.Context, sessions map[string]store.SessionUpdate) error {
@@ -688,7 +699,7 @@ func (s *Store) DeleteAuthToken(ctx context.Context, appID, uid, id string) (*Au
 	var toks []*AuthToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		toks, err = deleteTokens(s, ctx, tx, `WHERE app_id = ? AND uid = ? AND id = ?`, appID, uid, id)
+		toks, err = deleteTokens(s, ctx, tx, userTokens+` AND id = ?`, userTokenArgs(appID, uid, id)...)
 		if err == nil && len(toks) == 0 {
 			err = store.ErrNotFound
 		}
@@ -707,7 +718,7 @@ func (s *Store) DeleteAuthTokens(ctx context.Context, appID, uid string) ([]*Aut
 	var toks []*AuthToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		toks, err = deleteTokens(s, ctx, tx, `WHERE app_id = ? AND uid = ?`, appID, uid)
+		toks, err = deleteTokens(s, ctx, tx, userTokens, userTokenArgs(appID, uid)...)
 		return err
 	})
 	return toks, err
