@@ -26,7 +26,7 @@ SIZE=$(curl -s "http://$S/v3/me" -H "appId: $APP" -H "authToken: $TOKEN" | wc -c
 "$BIN" bench-baseline --addr $B --size "$SIZE" &
 until curl -sf "http://$B/" >/dev/null; do sleep 0.1; done
 
-run() { printf '%-9s' "$1"; shift; wrk -t2 -c64 -d"$DUR" "$@" | awk '/Requests\/sec/ {printf "%10.0f req/s", $2} /Latency/ {printf "  avg %s  max %s", $2, $4} /Non-2xx/ {printf "  NON-2xx %s", $NF} END {print ""}'; }
+run() { printf '%-9s' "$1"; shift; wrk -t2 -c64 -d"$DUR" --latency "$@" | awk '/Requests\/sec/ {rps=$2} / 50%/ {p50=$2} / 99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "%10.0f req/s  p50 %s  p99 %s%s\n", rps, p50, p99, bad ? "  NON-2xx " bad : ""}'; }
 echo "== wrk -t2 -c64 -d$DUR"
 run baseline "http://$B/"
 run login -s "$HERE/login.lua" -H "appId: $APP" -H "apiKey: $AUTH" "http://$S/v3/users/bench-user-0/auth_tokens"
