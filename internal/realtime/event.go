@@ -20,6 +20,9 @@ const (
 	KindUserChanged = "user_changed"
 	// KindPresence is a user going online or offline.
 	KindPresence = "presence"
+	// KindKeysRotated: an app's call-token signing key was rotated (Reason
+	// holds the retired key's id); drop cached signing and public keys.
+	KindKeysRotated = "keys_rotated"
 	// KindResync is synthesised locally when the bus may have missed events
 	// (before its first LISTEN, or after a dropped LISTEN connection): caches
 	// must be emptied and live connections re-checked.

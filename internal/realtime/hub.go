@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -74,6 +75,8 @@ type Hub struct {
 	// authenticated just before its token died, and registers just after,
 	// is still told.
 	recent map[string]revoked // token hash or user key → why
+
+	listening atomic.Bool // the bus has delivered its first resync
 
 	// userLocks serialise presence changes of one user on this node
 	// (striped, so users do not wait on each other).
@@ -756,6 +759,20 @@ func (h *Hub) revokeUserLocal(appID, uid, reason string) {
 	h.revoke(victims, reason)
 }
 
+// Ready reports whether the hub hears other nodes: always with the local
+// bus; with PostgreSQL once its LISTEN is in place (/readyz waits for it,
+// so a node takes traffic only when revocations can reach it).
+func (h *Hub) Ready() bool {
+	if _, local := h.bus.(LocalBus); local {
+		return true
+	}
+	return h.listening.Load()
+}
+
+// Publish sends an event to the other nodes (for callers outside the hub:
+// signing-key rotations).
+func (h *Hub) Publish(ctx context.Context, ev Event) { h.publish(ctx, ev) }
+
 // UserChanged tells other nodes to drop their cached sessions of a user.
 func (h *Hub) UserChanged(ctx context.Context, appID, uid string) {
 	h.publish(ctx, Event{Kind: KindUserChanged, AppID: appID, UID: uid})
@@ -805,6 +822,9 @@ func (h *Hub) revoke(victims []*conn, reason string) {
 }
 
 func (h *Hub) applyRemote(ev Event) {
+	if ev.Kind == KindResync {
+		h.listening.Store(true) // the bus delivers one after every LISTEN
+	}
 	if ev.Origin == h.cfg.Node {
 		return
 	}

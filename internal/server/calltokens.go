@@ -27,6 +27,7 @@ import (
 
 	"github.com/callgate/callgate/calltoken"
 	"github.com/callgate/callgate/internal/apierr"
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/signing"
 	"github.com/callgate/callgate/internal/store"
 )
@@ -500,6 +501,9 @@ func (s *Server) rotateSigningKey(w http.ResponseWriter, r *http.Request, c *cal
 		return err
 	}
 	s.ct.forget(c.app.ID, retired)
+	if s.hub != nil { // other nodes drop their cached keys at once too
+		s.hub.Publish(context.WithoutCancel(r.Context()), realtime.Event{Kind: realtime.KindKeysRotated, AppID: c.app.ID, Reason: retiredKID(retired)})
+	}
 	s.log.InfoContext(r.Context(), "signing key rotated", "app", c.app.ID, "kid", active.ID, "retired", retiredKID(retired))
 	out := rotationJSON{Active: signingKeyView(active, now.Unix())}
 	if retired != nil {

@@ -67,6 +67,8 @@ func (s *Server) OnRemote(ev realtime.Event) {
 		}
 	case realtime.KindRevokeUser, realtime.KindUserChanged:
 		s.sessions.forgetUser(ev.AppID, ev.UID)
+	case realtime.KindKeysRotated:
+		s.ct.forget(ev.AppID, &store.SigningKey{ID: ev.Reason})
 	case realtime.KindResync:
 		s.sessions.forgetAll()
 		s.keys.clear()

@@ -345,3 +345,33 @@ func freePort(t *testing.T) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
+
+// A signing-key rotation on one node reaches the other at once (over the
+// bus), not when its key cache ages out: the next token it mints carries
+// the new kid.
+func TestKeyRotationCrossesNodes(t *testing.T) {
+	t.Parallel()
+	a := start(t, servertest.Options{Postgres: true})
+	b := start(t, servertest.Options{Join: a.srv})
+	kidOf := func(e *env) string {
+		t.Helper()
+		tok := e.newToken("/v3", "cometchat-uid-1")
+		d := e.do("POST", "/v3.0/call_tokens", e.tok(tok), map[string]any{"sessionId": "room"}).data(t)
+		header, _ := segments(t, str(d, "token"))
+		return str(header, "kid")
+	}
+	before := kidOf(b) // b now caches the active key
+	rot := a.do("POST", "/v3/signing_keys/rotate", a.rest(), nil).data(t)
+	active, _ := rot["active"].(map[string]any)
+	newKID := str(active, "kid")
+	if newKID == "" || newKID == before {
+		t.Fatalf("rotation answered %v", rot)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for kidOf(b) != newKID {
+		if time.Now().After(deadline) {
+			t.Fatalf("node B still signs with %s 2 s after the rotation on A", before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

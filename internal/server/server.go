@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -176,6 +177,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if err := s.st.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "readiness check failed", "err", err)
 		return errorFor(store.ErrUnavailable).Wrap(err)
+	}
+	if s.hub != nil && !s.hub.Ready() {
+		return errorFor(store.ErrUnavailable).Wrap(errors.New("realtime: not yet listening for other nodes' events"))
 	}
 	writeData(w, map[string]string{"status": "ready"})
 	return nil
