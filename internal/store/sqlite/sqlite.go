@@ -134,7 +134,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 
 // checkpointEvery is how often the background checkpointer copies the WAL
 // back into the database.
-const checkpointEvery = 1000 * time.Millisecond
+const checkpointEvery = 250 * time.Millisecond
 
 // startCheckpointer moves WAL checkpoints off the write path: a PASSIVE
 // checkpoint on its own connection never blocks the writer, so commits do
