@@ -51,13 +51,3 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	return ms, nil
 }
-
-// Pending returns the migrations newer than applied.
-func Pending(all []Migration, applied int) []Migration {
-	for i, m := range all {
-		if m.Version > applied {
-			return all[i:]
-		}
-	}
-	return nil
-}
