@@ -119,6 +119,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 		Classify:   classify,
 		Lower:      lowerFunc,
 		Now:        "unixepoch()",
+		LocalWaits: true, // busy_timeout bounds every wait
 	})
 	if err != nil {
 		w.Close()

@@ -43,6 +43,11 @@ type Dialect struct {
 	// search string is folded in Go). Empty means "lower", right for
 	// PostgreSQL; SQLite's built-in lower() folds ASCII only.
 	Lower string
+	// LocalWaits: every wait of a write is bounded by the database itself
+	// (SQLite's busy_timeout), so the token writer runs its transactions
+	// without a cancellable context. The SQLite driver watches a cancellable
+	// context with a goroutine per statement, a cost the hot path can skip.
+	LocalWaits bool
 }
 
 // Store is store.Store on a SQL database. Writes go to w, reads to r; for

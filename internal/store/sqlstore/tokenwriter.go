@@ -165,8 +165,16 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), tokenBatchTimeout)
 	defer cancel()
+	if w.s.d.LocalWaits {
+		ctx = context.WithoutCancel(ctx)
+	}
 	results := make([]error, len(live))
 	err := w.s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, done, err := w.stmt(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer done()
 		for i, r := range live {
 			if err := r.ctx.Err(); err != nil {
 				// The caller stopped waiting while the batch waited for the
@@ -174,7 +182,7 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 				results[i] = w.s.classify(err)
 				continue
 			}
-			results[i] = w.insertOne(ctx, tx, r.t)
+			results[i] = w.insertOne(ctx, stmt, r.t)
 			if results[i] != nil && !errors.Is(results[i], store.ErrNotFound) {
 				return results[i]
 			}
@@ -198,7 +206,14 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 			r.done <- w.s.classify(err)
 			continue
 		}
-		r.done <- w.s.inTx(ctx, func(tx *sql.Tx) error { return w.insertOne(ctx, tx, r.t) })
+		r.done <- w.s.inTx(ctx, func(tx *sql.Tx) error {
+			stmt, done, err := w.stmt(ctx, tx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return w.insertOne(ctx, stmt, r.t)
+		})
 	}
 }
 
@@ -207,17 +222,20 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 const insertTokenSQL = `INSERT INTO auth_tokens (` + tokenCols + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 	FROM users WHERE app_id = ? AND uid = ? AND deactivated_at = 0`
 
-func (w *tokenWriter) insertOne(ctx context.Context, tx *sql.Tx, t *AuthToken) error {
-	stmt := w.ins
-	if stmt == nil {
-		var err error
-		if stmt, err = tx.PrepareContext(ctx, w.s.q(insertTokenSQL)); err != nil {
-			return w.s.classify(err)
-		}
-		defer stmt.Close()
-	} else {
-		stmt = tx.StmtContext(ctx, stmt)
+// stmt returns the insert statement for tx and the function that releases it.
+func (w *tokenWriter) stmt(ctx context.Context, tx *sql.Tx) (*sql.Stmt, func() error, error) {
+	if w.ins != nil {
+		st := tx.StmtContext(ctx, w.ins)
+		return st, st.Close, nil
 	}
+	st, err := tx.PrepareContext(ctx, w.s.q(insertTokenSQL))
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Close, nil
+}
+
+func (w *tokenWriter) insertOne(ctx context.Context, stmt *sql.Stmt, t *AuthToken) error {
 	res, err := stmt.ExecContext(ctx, append(tokenArgs(t), t.AppID, t.UID)...)
 	if err != nil {
 		return w.s.classify(err)
