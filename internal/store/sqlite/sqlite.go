@@ -83,7 +83,7 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	default:
 		return nil, fmt.Errorf("unknown durability %q (want normal or full)", opts.Durability)
 	}
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=wal_autocheckpoint(20000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sync + ")"
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=wal_autocheckpoint(50000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sync + ")"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, err
@@ -128,21 +128,35 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	}
 	if cp, err := sql.Open("sqlite", base); err == nil {
 		cp.SetMaxOpenConns(1)
-		s.OnClose(startCheckpointer(cp))
+		s.OnClose(startCheckpointer(cp, w))
 	}
 	return s, nil
 }
 
 // checkpointEvery is how often the background checkpointer copies the WAL
 // back into the database.
-const checkpointEvery = 250 * time.Millisecond
+var checkpointEvery = 250 * time.Millisecond // a variable for tests
+
+// rewindFrames is the WAL length (in frames of a page) at which the
+// checkpointer rewinds the WAL; the writer's wal_autocheckpoint (50,000) is
+// the backstop. Each rewind stalls writes for a few milliseconds, so rarer is
+// better for the tail; the price is a WAL file of up to ~150 MB (it keeps its
+// high-water size) once sustained writes have made it that long.
+var rewindFrames = 36000 // a variable for tests
 
 // startCheckpointer moves WAL checkpoints off the write path: a PASSIVE
-// checkpoint on its own connection never blocks the writer, so commits do
-// not stall for a whole checkpoint (which showed as login p99 spikes). The
-// writer's own wal_autocheckpoint stays as the backstop that rewinds the
-// WAL; by then little is left to copy. It returns the stop function.
-func startCheckpointer(db *sql.DB) func() error {
+// checkpoint on its own connection (cp) never blocks the writer, so commits do
+// not stall for a whole checkpoint. But under constant writes a PASSIVE
+// checkpoint never catches up (the writer appends while it copies), and only a
+// WAL with every frame copied back rewinds to its start. Left alone, the
+// writer's wal_autocheckpoint would do that: copy up to a tick's worth of
+// frames and fsync while holding the write lock (the 35–70 ms login stalls
+// seen under load). So once the WAL is long, the checkpointer first catches
+// up in the background and then copies the last few frames on the writer
+// connection (w) itself: writes queue behind it in the pool for those few
+// milliseconds, and the next write transaction rewinds the WAL. It returns
+// the stop function.
+func startCheckpointer(cp, w *sql.DB) func() error {
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -153,16 +167,35 @@ func startCheckpointer(db *sql.DB) func() error {
 			case <-stop:
 				return
 			case <-t.C:
-				// Errors (busy, closed) only mean "try next tick".
-				db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+				checkpoint(cp, w)
 			}
 		}
 	}()
 	return func() error {
 		close(stop)
 		<-done
-		return db.Close()
+		return cp.Close()
 	}
+}
+
+func checkpoint(cp, w *sql.DB) {
+	// Errors (busy, closed) only mean "try next tick".
+	var busy, frames, copied int
+	if cp.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied) != nil || frames < rewindFrames {
+		return
+	}
+	// Catch up on what was appended during that pass (each pass is shorter),
+	// so the writer-side pass has little left to copy.
+	for range 4 {
+		prev := frames
+		if cp.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied) != nil {
+			return
+		}
+		if frames-prev < 128 {
+			break
+		}
+	}
+	w.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
 }
 
 // ensureFile creates the database file 0600 (so the WAL and shared-memory
