@@ -63,11 +63,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error
 		return nil, err
 	}
 	s, err := sqlstore.New(ctx, db, db, sqlstore.Dialect{
-		Name:       "postgres",
-		Migrations: ms,
-		Numbered:   true,
-		Classify:   classify,
-		ForUpdate:  " FOR UPDATE",
+		Name:         "postgres",
+		Migrations:   ms,
+		Numbered:     true,
+		Classify:     classify,
+		ForUpdate:    " FOR UPDATE",
+		InsertTokens: insertTokensSQL,
 		Retryable: func(err error) bool {
 			var pe *pgconn.PgError
 			return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
@@ -107,3 +108,14 @@ func classify(err error) error {
 	}
 	return err
 }
+
+// insertTokensSQL inserts a whole group-commit batch of auth tokens in one
+// round trip (sqlstore.Dialect.InsertTokens): arrays in, the hashes of the
+// tokens inserted out; a token whose user is missing or deactivated is left
+// out.
+const insertTokensSQL = `INSERT INTO auth_tokens (hash, id, app_id, uid, platform, device_id, user_agent, created_at, last_used_at, expires_at)
+SELECT t.hash, t.id, t.app_id, t.uid, t.platform, t.device_id, t.user_agent, t.created_at, t.last_used_at, t.expires_at
+FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
+	AS t(hash, id, app_id, uid, platform, device_id, user_agent, created_at, last_used_at, expires_at)
+JOIN users u ON u.app_id = t.app_id AND u.uid = t.uid AND u.deactivated_at = 0
+RETURNING hash`

@@ -48,6 +48,14 @@ type Dialect struct {
 	// without a cancellable context. The SQLite driver watches a cancellable
 	// context with a goroutine per statement, a cost the hot path can skip.
 	LocalWaits bool
+	// InsertTokens, if set, inserts a batch of auth tokens in one statement:
+	// its parameters are arrays of the token columns in tokenCols order
+	// (hash, id, app_id, uid, platform, device_id, user_agent, created_at,
+	// last_used_at, expires_at); it inserts only tokens whose user exists and
+	// is active, and returns the hash of each token it inserted. Empty means a
+	// statement per token (right for SQLite, where a statement costs no
+	// round trip).
+	InsertTokens string
 }
 
 // Store is store.Store on a SQL database. Writes go to w, reads to r; for

@@ -169,26 +169,11 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 		ctx = context.WithoutCancel(ctx)
 	}
 	results := make([]error, len(live))
-	err := w.s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, done, err := w.stmt(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer done()
-		for i, r := range live {
-			if err := r.ctx.Err(); err != nil {
-				// The caller stopped waiting while the batch waited for the
-				// database; don't store a token nobody will receive.
-				results[i] = w.s.classify(err)
-				continue
-			}
-			results[i] = w.insertOne(ctx, stmt, r.t)
-			if results[i] != nil && !errors.Is(results[i], store.ErrNotFound) {
-				return results[i]
-			}
-		}
-		return nil
-	})
+	insert := w.insertRows
+	if w.s.d.InsertTokens != "" && len(live) > 1 {
+		insert = w.insertArrays
+	}
+	err := w.s.inTx(ctx, func(tx *sql.Tx) error { return insert(ctx, tx, live, results) })
 	if err == nil {
 		for i, r := range live {
 			r.done <- results[i]
@@ -215,6 +200,72 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 			return w.insertOne(ctx, stmt, r.t)
 		})
 	}
+}
+
+// insertRows inserts the batch a statement per token, setting results[i] to
+// ErrNotFound for a token whose user is missing or deactivated.
+func (w *tokenWriter) insertRows(ctx context.Context, tx *sql.Tx, live []*tokenReq, results []error) error {
+	stmt, done, err := w.stmt(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	for i, r := range live {
+		if err := r.ctx.Err(); err != nil {
+			// The caller stopped waiting while the batch waited for the
+			// database; don't store a token nobody will receive.
+			results[i] = w.s.classify(err)
+			continue
+		}
+		results[i] = w.insertOne(ctx, stmt, r.t)
+		if results[i] != nil && !errors.Is(results[i], store.ErrNotFound) {
+			return results[i]
+		}
+	}
+	return nil
+}
+
+// insertArrays inserts the whole batch in one statement (Dialect.InsertTokens:
+// one round trip to a database across the network instead of one per token)
+// and sets results[i] to ErrNotFound for each token it did not insert because
+// its user is missing or deactivated.
+func (w *tokenWriter) insertArrays(ctx context.Context, tx *sql.Tx, live []*tokenReq, results []error) error {
+	n := len(live)
+	var (
+		hashes                                      = make([][]byte, 0, n)
+		ids, apps, uids, platforms, devices, agents = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		created, used, expires                      = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	)
+	for _, r := range live {
+		t := r.t
+		hashes = append(hashes, t.Hash)
+		ids, apps, uids = append(ids, t.ID), append(apps, t.AppID), append(uids, t.UID)
+		platforms, devices, agents = append(platforms, t.Platform), append(devices, t.DeviceID), append(agents, t.UserAgent)
+		created, used, expires = append(created, t.CreatedAt), append(used, t.LastUsedAt), append(expires, t.ExpiresAt)
+	}
+	rows, err := tx.QueryContext(ctx, w.s.d.InsertTokens, hashes, ids, apps, uids, platforms, devices, agents, created, used, expires)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, n)
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		inserted[string(h)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, r := range live {
+		results[i] = nil
+		if !inserted[string(r.t.Hash)] {
+			results[i] = store.ErrNotFound
+		}
+	}
+	return nil
 }
 
 // insertTokenSQL inserts a token only if its user exists and is active, in
