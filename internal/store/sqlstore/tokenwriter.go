@@ -191,14 +191,12 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 			r.done <- w.s.classify(err)
 			continue
 		}
-		r.done <- w.s.inTx(ctx, func(tx *sql.Tx) error {
-			stmt, done, err := w.stmt(ctx, tx)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return w.insertOne(ctx, stmt, r.t)
-		})
+		one := []error{nil}
+		err := w.s.inTx(ctx, func(tx *sql.Tx) error { return w.insertRows(ctx, tx, []*tokenReq{r}, one) })
+		if err == nil {
+			err = one[0]
+		}
+		r.done <- err
 	}
 }
 
@@ -232,16 +230,16 @@ func (w *tokenWriter) insertRows(ctx context.Context, tx *sql.Tx, live []*tokenR
 func (w *tokenWriter) insertArrays(ctx context.Context, tx *sql.Tx, live []*tokenReq, results []error) error {
 	n := len(live)
 	var (
-		hashes                                      = make([][]byte, 0, n)
-		ids, apps, uids, platforms, devices, agents = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		created, used, expires                      = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+		hashes                     = make([][]byte, n)
+		ids, apps, uids            = make([]string, n), make([]string, n), make([]string, n)
+		platforms, devices, agents = make([]string, n), make([]string, n), make([]string, n)
+		created, used, expires     = make([]int64, n), make([]int64, n), make([]int64, n)
 	)
-	for _, r := range live {
+	for i, r := range live {
 		t := r.t
-		hashes = append(hashes, t.Hash)
-		ids, apps, uids = append(ids, t.ID), append(apps, t.AppID), append(uids, t.UID)
-		platforms, devices, agents = append(platforms, t.Platform), append(devices, t.DeviceID), append(agents, t.UserAgent)
-		created, used, expires = append(created, t.CreatedAt), append(used, t.LastUsedAt), append(expires, t.ExpiresAt)
+		hashes[i], ids[i], apps[i], uids[i] = t.Hash, t.ID, t.AppID, t.UID
+		platforms[i], devices[i], agents[i] = t.Platform, t.DeviceID, t.UserAgent
+		created[i], used[i], expires[i] = t.CreatedAt, t.LastUsedAt, t.ExpiresAt
 	}
 	rows, err := tx.QueryContext(ctx, w.s.d.InsertTokens, hashes, ids, apps, uids, platforms, devices, agents, created, used, expires)
 	if err != nil {
