@@ -672,11 +672,29 @@ func (s *Store) ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthT
 	return list(s, ctx, scanToken, `SELECT `+tokenCols+` FROM auth_tokens `+userTokens+` ORDER BY created_at, id`, userTokenArgs(appID, uid)...)
 }
 
-func (s *Store) StartSessions(ctx context.Context, sessions map[string]store.SessionUpdate) error {
-	if len(sessions) == 0 {
-		return nil
+// writeBehindChunk bounds the rows one write-behind transaction updates: a
+// flush of a busy interval (thousands of sessions) as one transaction held
+// SQLite's only writer — and every login queued behind it — for ~30 ms.
+const writeBehindChunk = 128
+
+// inChunks runs fn over items in transactions of at most writeBehindChunk.
+func inChunks[T any](ctx context.Context, s *Store, items []T, fn func(tx *sql.Tx, part []T) error) error {
+	for len(items) > 0 {
+		part := items[:min(len(items), writeBehindChunk)]
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return fn(tx, part) }); err != nil {
+			return err
+		}
+		items = items[len(part):]
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return nil
+}
+
+func (s *Store) StartSessions(ctx context.Context, sessions map[string]store.SessionUpdate) error {
+	hashes := make([]string, 0, len(sessions))
+	for h := range sessions {
+		hashes = append(hashes, h)
+	}
+	return inChunks(ctx, s, hashes, func(tx *sql.Tx, part []string) error {
 		tok, err := tx.PrepareContext(ctx, s.q(`UPDATE auth_tokens SET platform = ?, device_id = ?, user_agent = ?,
 			last_used_at = CASE WHEN last_used_at > ? THEN last_used_at ELSE ? END WHERE hash = ? RETURNING app_id, uid`))
 		if err != nil {
@@ -688,7 +706,8 @@ func (s *Store) StartSessions(ctx context.Context, sessions map[string]store.Ses
 			return err
 		}
 		defer user.Close()
-		for h, su := range sessions {
+		for _, h := range part {
+			su := sessions[h]
 			var appID, uid string
 			err := tok.QueryRowContext(ctx, su.Platform, su.DeviceID, su.UserAgent, su.Now, su.Now, []byte(h)).Scan(&appID, &uid)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -738,16 +757,18 @@ func (s *Store) DeleteAuthTokens(ctx context.Context, appID, uid string) ([]*Aut
 }
 
 func (s *Store) TouchAuthTokens(ctx context.Context, lastUsed map[string]int64) error {
-	if len(lastUsed) == 0 {
-		return nil
+	hashes := make([]string, 0, len(lastUsed))
+	for h := range lastUsed {
+		hashes = append(hashes, h)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return inChunks(ctx, s, hashes, func(tx *sql.Tx, part []string) error {
 		stmt, err := tx.PrepareContext(ctx, s.q(`UPDATE auth_tokens SET last_used_at = ? WHERE hash = ? AND last_used_at < ?`))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for h, at := range lastUsed {
+		for _, h := range part {
+			at := lastUsed[h]
 			if _, err := stmt.ExecContext(ctx, at, []byte(h), at); err != nil {
 				return err
 			}
