@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -677,8 +678,12 @@ func (s *Store) ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthT
 // SQLite's only writer — and every login queued behind it — for ~30 ms.
 const writeBehindChunk = 128
 
-// inChunks runs fn over items in transactions of at most writeBehindChunk.
-func inChunks[T any](ctx context.Context, s *Store, items []T, fn func(tx *sql.Tx, part []T) error) error {
+// inChunks runs fn over token hashes in transactions of at most
+// writeBehindChunk, in key order: keys begin with the uid, so flushes on
+// different nodes lock token and user rows in (nearly) the same order and
+// rarely deadlock (inTx retries when they do).
+func inChunks(ctx context.Context, s *Store, items []string, fn func(tx *sql.Tx, part []string) error) error {
+	slices.Sort(items)
 	for len(items) > 0 {
 		part := items[:min(len(items), writeBehindChunk)]
 		if err := s.inTx(ctx, func(tx *sql.Tx) error { return fn(tx, part) }); err != nil {
