@@ -67,7 +67,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error
 		Migrations:   ms,
 		Numbered:     true,
 		Classify:     classify,
-		ForUpdate:    " FOR UPDATE",
+		ForUpdate:    " FOR NO KEY UPDATE", // keys never change; inserts' foreign-key checks need not wait
 		InsertTokens: insertTokensSQL,
 		Retryable: func(err error) bool {
 			var pe *pgconn.PgError

@@ -23,17 +23,21 @@ func (s *Store) RenewNode(ctx context.Context, node string, leaseUntil int64) (b
 
 func (s *Store) SetPresence(ctx context.Context, node, appID, uid string, online bool, now int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
+		// The user's row first: the presence row's foreign-key check then
+		// finds it already locked by this transaction. The other way round,
+		// the check's share lock had to be upgraded for the update, and a
+		// concurrent user update queued between the two deadlocked with it
+		// (PostgreSQL found it after deadlock_timeout: a 1 s stall).
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_active_at = ? WHERE app_id = ? AND uid = ?`), now, appID, uid)
+		if err != nil {
+			return err
+		}
 		if online {
 			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO presence (app_id, uid, node_id, since) VALUES (?, ?, ?, ?)
 				ON CONFLICT (app_id, uid, node_id) DO NOTHING`), appID, uid, node, now)
 		} else {
 			_, err = tx.ExecContext(ctx, s.q(`DELETE FROM presence WHERE app_id = ? AND uid = ? AND node_id = ?`), appID, uid, node)
 		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET last_active_at = ? WHERE app_id = ? AND uid = ?`), now, appID, uid)
 		return err
 	})
 }

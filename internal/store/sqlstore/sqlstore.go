@@ -30,7 +30,8 @@ type Dialect struct {
 	// Classify maps a driver error to a store sentinel (wrapped) or returns it.
 	Classify func(error) error
 	// ForUpdate is appended to the row-locking select that serialises writers
-	// on an app (" FOR UPDATE" on PostgreSQL; SQLite has one writer anyway).
+	// on a row whose key never changes (" FOR NO KEY UPDATE" on PostgreSQL;
+	// SQLite has one writer anyway).
 	ForUpdate string
 	// Retryable reports a transaction the database aborted only to break a
 	// deadlock or a serialisation conflict: running it again may succeed.
