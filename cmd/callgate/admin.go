@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/store/sqlstore"
 	"github.com/callgate/callgate/internal/tenant"
+	"github.com/callgate/callgate/internal/wire"
 )
 
 func init() {
@@ -143,47 +143,13 @@ func adminOfflineApp(ctx context.Context, st store.Store, desc, appFlag, data st
 	return a, err
 }
 
-// ---- JSON shapes of the REST API (internal/server/dto.go), as the CLI reads them
+// ---- JSON shapes of the REST API (internal/wire), as the CLI reads them
 
-type adminUser struct {
-	UID           string          `json:"uid"`
-	Name          string          `json:"name"`
-	Avatar        string          `json:"avatar,omitempty"`
-	Link          string          `json:"link,omitempty"`
-	Role          string          `json:"role"`
-	Metadata      json.RawMessage `json:"metadata,omitempty"`
-	Tags          []string        `json:"tags,omitempty"`
-	Status        string          `json:"status"`
-	LastActiveAt  int64           `json:"lastActiveAt,omitempty"`
-	CreatedAt     int64           `json:"createdAt"`
-	UpdatedAt     int64           `json:"updatedAt,omitempty"`
-	DeactivatedAt int64           `json:"deactivatedAt,omitempty"`
-	AuthToken     string          `json:"authToken,omitempty"`
-}
+type adminUser = wire.User
 
-type adminToken struct {
-	ID         string `json:"id"`
-	UID        string `json:"uid"`
-	AuthToken  string `json:"authToken,omitempty"`
-	Platform   string `json:"platform,omitempty"`
-	DeviceID   string `json:"deviceId,omitempty"`
-	UserAgent  string `json:"userAgent,omitempty"`
-	CreatedAt  int64  `json:"createdAt"`
-	LastUsedAt int64  `json:"lastUsedAt,omitempty"`
-	ExpiresAt  int64  `json:"expiresAt,omitempty"`
-}
+type adminToken = wire.Token
 
-type adminKey struct {
-	ID        string `json:"id"`
-	APIKey    string `json:"apiKey,omitempty"`
-	Name      string `json:"name"`
-	Scope     string `json:"scope"`
-	CreatedAt int64  `json:"createdAt"`
-}
-
-func adminKeyView(k *store.APIKey, secret string) adminKey {
-	return adminKey{ID: k.ID, APIKey: secret, Name: k.Name, Scope: k.Scope, CreatedAt: k.CreatedAt}
-}
+type adminKey = wire.Key
 
 // adminResult is the {success, message} answer of deletions.
 type adminResult struct {

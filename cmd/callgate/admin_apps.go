@@ -10,6 +10,7 @@ import (
 
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/tenant"
+	"github.com/callgate/callgate/internal/wire"
 )
 
 // Apps have no REST route: these commands work on the data dir / database
@@ -74,7 +75,7 @@ once and stored only as SHA-256 hashes: save them now.`,
 				if err != nil {
 					return fmt.Errorf("app %s was created but its %s was not: %w\n  create it with `callgate keys create --app %s --scope %s --name %q`", app.ID, k.name, err, app.ID, k.scope, k.name)
 				}
-				out.Keys = append(out.Keys, adminKeyView(key, secret))
+				out.Keys = append(out.Keys, wire.KeyOf(key, secret))
 				if k.scope == store.ScopeAuthOnly {
 					out.AuthKey = secret
 				} else {

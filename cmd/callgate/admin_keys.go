@@ -16,6 +16,7 @@ import (
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlstore"
 	"github.com/callgate/callgate/internal/tenant"
+	"github.com/callgate/callgate/internal/wire"
 )
 
 // The keys commands use the REST API when a server or key is given (--server,
@@ -125,7 +126,7 @@ func newAdminKeysCreateCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				key = adminKeyView(k, secret)
+				key = wire.KeyOf(k, secret)
 				appID, raw = app.ID, key
 			}
 			return adminEmit(w, f.asJSON, raw, func() error {
@@ -182,7 +183,7 @@ func newAdminKeysListCmd() *cobra.Command {
 				}
 				keys = make([]adminKey, len(ks))
 				for i, k := range ks {
-					keys[i] = adminKeyView(k, "")
+					keys[i] = wire.KeyOf(k, "")
 				}
 				raw = keys
 			}

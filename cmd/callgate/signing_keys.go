@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/callgate/callgate/internal/signing"
-	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/wire"
 )
 
 func init() {
@@ -38,20 +38,7 @@ signed has expired (publishedUntil).`,
 }
 
 // adminSigningKey is a key as GET /v3/signing_keys shows it.
-type adminSigningKey struct {
-	KID            string `json:"kid"`
-	Algorithm      string `json:"alg"`
-	CreatedAt      int64  `json:"createdAt"`
-	RetiredAt      int64  `json:"retiredAt,omitempty"`
-	PublishedUntil int64  `json:"publishedUntil,omitempty"`
-	Active         bool   `json:"active"`
-	Published      bool   `json:"published"`
-}
-
-func adminSigningKeyView(k *store.SigningKey, now int64) adminSigningKey {
-	return adminSigningKey{KID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt,
-		PublishedUntil: k.PublishedUntil, Active: k.RetiredAt == 0, Published: k.RetiredAt == 0 || now < k.PublishedUntil}
-}
+type adminSigningKey = wire.SigningKey
 
 type adminRotation struct {
 	Active  adminSigningKey  `json:"active"`
@@ -101,7 +88,7 @@ func newSigningKeysListCmd() *cobra.Command {
 				now := time.Now().Unix()
 				keys = make([]adminSigningKey, len(ks))
 				for i, k := range ks {
-					keys[i] = adminSigningKeyView(k, now)
+					keys[i] = wire.SigningKeyOf(k, now)
 				}
 				raw, appID = keys, app.ID
 			}
@@ -202,9 +189,9 @@ through --server it is immediate.`,
 					}
 					return err
 				}
-				rot.Active = adminSigningKeyView(active, now.Unix())
+				rot.Active = wire.SigningKeyOf(active, now.Unix())
 				if retired != nil {
-					v := adminSigningKeyView(retired, now.Unix())
+					v := wire.SigningKeyOf(retired, now.Unix())
 					rot.Retired = &v
 				}
 				raw, appID = rot, app.ID

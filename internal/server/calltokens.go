@@ -30,6 +30,7 @@ import (
 	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/signing"
 	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/wire"
 )
 
 const (
@@ -454,22 +455,7 @@ func (s *Server) EnsureSigningKeys(ctx context.Context) (int, error) {
 
 // ---- REST: GET /signing_keys, POST /signing_keys/rotate
 
-type signingKeyJSON struct {
-	KID            string `json:"kid"`
-	Algorithm      string `json:"alg"`
-	CreatedAt      int64  `json:"createdAt"`
-	RetiredAt      int64  `json:"retiredAt,omitempty"`
-	PublishedUntil int64  `json:"publishedUntil,omitempty"`
-	Active         bool   `json:"active"`
-	Published      bool   `json:"published"`
-}
-
-func signingKeyView(k *store.SigningKey, now int64) signingKeyJSON {
-	return signingKeyJSON{
-		KID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, PublishedUntil: k.PublishedUntil,
-		Active: k.RetiredAt == 0, Published: k.RetiredAt == 0 || now < k.PublishedUntil,
-	}
-}
+type signingKeyJSON = wire.SigningKey
 
 func (s *Server) listSigningKeys(w http.ResponseWriter, r *http.Request, c *call) error {
 	keys, err := s.st.ListSigningKeys(r.Context(), c.app.ID)
@@ -477,11 +463,7 @@ func (s *Server) listSigningKeys(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	now := s.now().Unix()
-	out := make([]signingKeyJSON, len(keys))
-	for i, k := range keys {
-		out[i] = signingKeyView(k, now)
-	}
-	writeList(w, out, len(out), max(len(out), 1), 1)
+	writeAll(w, keys, func(k *store.SigningKey) signingKeyJSON { return wire.SigningKeyOf(k, now) })
 	return nil
 }
 
@@ -505,9 +487,9 @@ func (s *Server) rotateSigningKey(w http.ResponseWriter, r *http.Request, c *cal
 		s.hub.Publish(context.WithoutCancel(r.Context()), realtime.Event{Kind: realtime.KindKeysRotated, AppID: c.app.ID, Reason: retiredKID(retired)})
 	}
 	s.log.InfoContext(r.Context(), "signing key rotated", "app", c.app.ID, "kid", active.ID, "retired", retiredKID(retired))
-	out := rotationJSON{Active: signingKeyView(active, now.Unix())}
+	out := rotationJSON{Active: wire.SigningKeyOf(active, now.Unix())}
 	if retired != nil {
-		v := signingKeyView(retired, now.Unix())
+		v := wire.SigningKeyOf(retired, now.Unix())
 		out.Retired = &v
 	}
 	writeData(w, out)

@@ -11,6 +11,7 @@ import (
 	"github.com/callgate/callgate/internal/apierr"
 	"github.com/callgate/callgate/internal/auth"
 	"github.com/callgate/callgate/internal/store"
+	"github.com/callgate/callgate/internal/wire"
 )
 
 // Field limits (DESIGN.md "Tenancy and credentials").
@@ -25,21 +26,9 @@ const (
 	maxUserAgent   = 1024
 )
 
-type userJSON struct {
-	UID           string          `json:"uid"`
-	Name          string          `json:"name"`
-	Avatar        string          `json:"avatar,omitempty"`
-	Link          string          `json:"link,omitempty"`
-	Role          string          `json:"role"`
-	Metadata      json.RawMessage `json:"metadata,omitempty"`
-	Tags          []string        `json:"tags,omitempty"`
-	Status        string          `json:"status"`
-	LastActiveAt  int64           `json:"lastActiveAt,omitempty"`
-	CreatedAt     int64           `json:"createdAt"`
-	UpdatedAt     int64           `json:"updatedAt,omitempty"`
-	DeactivatedAt int64           `json:"deactivatedAt,omitempty"`
-	AuthToken     string          `json:"authToken,omitempty"`
-}
+// userJSON and tokenJSON are the wire shapes with their own methods (the
+// hand-written encoders in jsonw.go).
+type userJSON wire.User
 
 // userView renders u; status comes from presence, not from the record.
 func (s *Server) userView(u *store.User) userJSON {
@@ -60,34 +49,13 @@ func (s *Server) status(u *store.User) string {
 	return "offline"
 }
 
-type tokenJSON struct {
-	ID         string `json:"id"`
-	UID        string `json:"uid"`
-	AuthToken  string `json:"authToken,omitempty"` // only on creation
-	Platform   string `json:"platform,omitempty"`
-	DeviceID   string `json:"deviceId,omitempty"`
-	UserAgent  string `json:"userAgent,omitempty"`
-	CreatedAt  int64  `json:"createdAt"`
-	LastUsedAt int64  `json:"lastUsedAt,omitempty"`
-	ExpiresAt  int64  `json:"expiresAt,omitempty"`
-}
+type tokenJSON wire.Token
 
-func tokenView(t *store.AuthToken) tokenJSON {
-	return tokenJSON{ID: t.ID, UID: t.UID, Platform: t.Platform, DeviceID: t.DeviceID, UserAgent: t.UserAgent,
-		CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt}
-}
+func tokenView(t *store.AuthToken) tokenJSON { return tokenJSON(wire.TokenOf(t)) }
 
-type keyJSON struct {
-	ID        string `json:"id"`
-	APIKey    string `json:"apiKey,omitempty"` // only on creation
-	Name      string `json:"name"`
-	Scope     string `json:"scope"`
-	CreatedAt int64  `json:"createdAt"`
-}
+type keyJSON = wire.Key
 
-func keyView(k *store.APIKey) keyJSON {
-	return keyJSON{ID: k.ID, Name: k.Name, Scope: k.Scope, CreatedAt: k.CreatedAt}
-}
+func keyView(k *store.APIKey) keyJSON { return wire.KeyOf(k, "") }
 
 // validator collects every bad field of a request, so one 400 names them all.
 type validator struct{ err *apierr.Error }

@@ -76,11 +76,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	out := make([]keyJSON, len(keys))
-	for i, k := range keys {
-		out[i] = keyView(k)
-	}
-	writeList(w, out, len(out), max(len(out), 1), 1)
+	writeAll(w, keys, keyView)
 	return nil
 }
 
@@ -482,11 +478,7 @@ func (s *Server) listAuthTokens(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	out := make([]tokenJSON, len(toks))
-	for i, t := range toks {
-		out[i] = tokenView(t)
-	}
-	writeList(w, out, len(out), max(len(out), 1), 1)
+	writeAll(w, toks, tokenView)
 	return nil
 }
 

@@ -84,6 +84,16 @@ func writeData(w http.ResponseWriter, v any) {
 	bufPool.Put(bp)
 }
 
+// writeAll writes every item, through view, as a single page (lists that
+// are never paginated: API keys, a user's tokens, signing keys).
+func writeAll[T, J any](w http.ResponseWriter, items []T, view func(T) J) {
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = view(it)
+	}
+	writeList(w, out, len(out), max(len(out), 1), 1)
+}
+
 func writeList[T any](w http.ResponseWriter, items []T, total, perPage, page int) {
 	if items == nil {
 		items = []T{}

@@ -1,0 +1,81 @@
+// Package wire holds the JSON shapes of the REST API's records: the server
+// writes them, and the CLI reads them (and shows store records it reads
+// offline in the same shapes), so both sides use one definition.
+package wire
+
+import (
+	"encoding/json"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// User is a user as the API shows it. Status comes from presence, not from
+// the stored record, so the server fills it in.
+type User struct {
+	UID           string          `json:"uid"`
+	Name          string          `json:"name"`
+	Avatar        string          `json:"avatar,omitempty"`
+	Link          string          `json:"link,omitempty"`
+	Role          string          `json:"role"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
+	Tags          []string        `json:"tags,omitempty"`
+	Status        string          `json:"status"`
+	LastActiveAt  int64           `json:"lastActiveAt,omitempty"`
+	CreatedAt     int64           `json:"createdAt"`
+	UpdatedAt     int64           `json:"updatedAt,omitempty"`
+	DeactivatedAt int64           `json:"deactivatedAt,omitempty"`
+	AuthToken     string          `json:"authToken,omitempty"`
+}
+
+// Token is an auth token's record; AuthToken (the secret) only on creation.
+type Token struct {
+	ID         string `json:"id"`
+	UID        string `json:"uid"`
+	AuthToken  string `json:"authToken,omitempty"`
+	Platform   string `json:"platform,omitempty"`
+	DeviceID   string `json:"deviceId,omitempty"`
+	UserAgent  string `json:"userAgent,omitempty"`
+	CreatedAt  int64  `json:"createdAt"`
+	LastUsedAt int64  `json:"lastUsedAt,omitempty"`
+	ExpiresAt  int64  `json:"expiresAt,omitempty"`
+}
+
+// TokenOf renders a stored token (without its secret).
+func TokenOf(t *store.AuthToken) Token {
+	return Token{ID: t.ID, UID: t.UID, Platform: t.Platform, DeviceID: t.DeviceID, UserAgent: t.UserAgent,
+		CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt}
+}
+
+// Key is an API key's record; APIKey (the secret) only on creation.
+type Key struct {
+	ID        string `json:"id"`
+	APIKey    string `json:"apiKey,omitempty"`
+	Name      string `json:"name"`
+	Scope     string `json:"scope"`
+	CreatedAt int64  `json:"createdAt"`
+}
+
+// KeyOf renders a stored key with secret ("" except on creation).
+func KeyOf(k *store.APIKey, secret string) Key {
+	return Key{ID: k.ID, APIKey: secret, Name: k.Name, Scope: k.Scope, CreatedAt: k.CreatedAt}
+}
+
+// SigningKey is a call-token signing key's public record.
+type SigningKey struct {
+	KID            string `json:"kid"`
+	Algorithm      string `json:"alg"`
+	CreatedAt      int64  `json:"createdAt"`
+	RetiredAt      int64  `json:"retiredAt,omitempty"`
+	PublishedUntil int64  `json:"publishedUntil,omitempty"`
+	Active         bool   `json:"active"`
+	Published      bool   `json:"published"`
+}
+
+// SigningKeyOf renders k as of now (unix seconds): a retired key stays
+// published until every token it signed has expired.
+func SigningKeyOf(k *store.SigningKey, now int64) SigningKey {
+	return SigningKey{
+		KID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, PublishedUntil: k.PublishedUntil,
+		Active: k.RetiredAt == 0, Published: k.RetiredAt == 0 || now < k.PublishedUntil,
+	}
+}
