@@ -203,11 +203,11 @@ func (w *tokenWriter) commit(batch []*tokenReq) {
 // insertRows inserts the batch a statement per token, setting results[i] to
 // ErrNotFound for a token whose user is missing or deactivated.
 func (w *tokenWriter) insertRows(ctx context.Context, tx *sql.Tx, live []*tokenReq, results []error) error {
-	stmt, done, err := w.stmt(ctx, tx)
+	stmt, err := w.stmt(ctx, tx)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer stmt.Close()
 	for i, r := range live {
 		if err := r.ctx.Err(); err != nil {
 			// The caller stopped waiting while the batch waited for the
@@ -271,17 +271,12 @@ func (w *tokenWriter) insertArrays(ctx context.Context, tx *sql.Tx, live []*toke
 const insertTokenSQL = `INSERT INTO auth_tokens (` + tokenCols + `) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 	FROM users WHERE app_id = ? AND uid = ? AND deactivated_at = 0`
 
-// stmt returns the insert statement for tx and the function that releases it.
-func (w *tokenWriter) stmt(ctx context.Context, tx *sql.Tx) (*sql.Stmt, func() error, error) {
+// stmt returns the insert statement for tx; the caller closes it.
+func (w *tokenWriter) stmt(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
 	if w.ins != nil {
-		st := tx.StmtContext(ctx, w.ins)
-		return st, st.Close, nil
+		return tx.StmtContext(ctx, w.ins), nil
 	}
-	st, err := tx.PrepareContext(ctx, w.s.q(insertTokenSQL))
-	if err != nil {
-		return nil, nil, err
-	}
-	return st, st.Close, nil
+	return tx.PrepareContext(ctx, w.s.q(insertTokenSQL))
 }
 
 func (w *tokenWriter) insertOne(ctx context.Context, stmt *sql.Stmt, t *AuthToken) error {
