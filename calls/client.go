@@ -312,7 +312,8 @@ func ctxOrBackground(ctx context.Context) context.Context {
 }
 
 // Logout ends the session: it clears the local session (memory and store),
-// then revokes the auth token on the server (DELETE /me), and returns
+// revokes the auth token on the server (DELETE /me), closes the realtime
+// connection, and returns
 // "Logout successful". The local session is cleared even when the server
 // cannot be reached; then a warning is logged that the token may still be
 // live on the server. With nobody logged in it returns
@@ -332,8 +333,14 @@ func (c *Client) logout(ctx context.Context) *Error {
 	if e != nil {
 		return e
 	}
+	// Revoke first, then close: the server ends presence at once for a
+	// revoked session, but a socket that closes first reads as a dropped
+	// connection, and others would hear "offline" only after its grace
+	// period. The local session is already gone, so the revocation notice
+	// the socket may still receive is not reported as OnSessionRevoked.
+	e = cfg.endSession(ctx, u.AuthToken)
 	c.sessionEnded(cfg, u, endLogout)
-	if e := cfg.endSession(ctx, u.AuthToken); e != nil {
+	if e != nil {
 		switch e.Code {
 		case "AUTH_ERR_AUTH_TOKEN_NOT_FOUND":
 			cfg.log.Info("callgate: logged out; the server already considered the auth token revoked or expired",

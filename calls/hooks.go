@@ -14,7 +14,7 @@ const (
 type endReason int
 
 const (
-	endLogout   endReason = iota // the client's own Logout; local state is already cleared and DELETE /me follows
+	endLogout   endReason = iota // the client's own Logout; local state is cleared and DELETE /me was sent
 	endReplaced                  // another user logged in on this client; DELETE /me with u's token follows
 	endReinit                    // Init switched settings; u's session stays in the old settings' store
 	endRevoked                   // the server revoked u's session (see revoked)
@@ -28,9 +28,10 @@ func (c *Client) sessionStarted(cfg *config, u *User, why startReason) {
 	}
 }
 
-// sessionEnded is called after the local session u ended and before the
-// server is told, so that realtime can close its connection first and the
-// server's revocation of u is never reported as OnSessionRevoked.
+// sessionEnded is called after the local session u ended; it closes the
+// realtime connection. The server's revocation of u is never reported as
+// OnSessionRevoked, whichever comes first: the local session is already
+// gone, so the connection's revocation notice finds nothing to end.
 func (c *Client) sessionEnded(cfg *config, u *User, why endReason) {
 	// A revocation is reported by the connection goroutine itself, which
 	// must not wait for itself.

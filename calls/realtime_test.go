@@ -2,6 +2,7 @@ package calls_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync"
 	"testing"
@@ -184,4 +185,42 @@ func TestRealtimeReconnects(t *testing.T) {
 	if c.GetLoggedInUser() == nil {
 		t.Fatal("a dropped connection ended the session")
 	}
+}
+
+// A logout is offline at once even with the server's full grace period:
+// the SDK revokes before it closes, and the server ends the grace of a
+// revoked token's dropped connection whichever comes first.
+func TestRealtimeLogoutOfflineAtOnce(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Realtime: realtime.Config{Grace: 5 * time.Second}})
+	a, b := newClient(t, srv), newClient(t, srv)
+	evA, evB := watch(t, a), watch(t, b)
+	login(t, b, srv, uid2)
+	evB.expect(t, "connected", 5*time.Second)
+	login(t, a, srv, uid1)
+	evA.expect(t, "connected", 5*time.Second)
+	evB.expect(t, "online:"+uid1, 2*time.Second)
+
+	start := time.Now()
+	if _, err := a.Logout(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := evB.expect(t, "offline:"+uid1, 2*time.Second); time.Since(start) > time.Second {
+		t.Errorf("B heard offline %v after the logout (event wait %v)", time.Since(start), d)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/v3/users/"+uid1, nil)
+	req.Header.Set("appId", srv.AppID)
+	req.Header.Set("apiKey", srv.RESTKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct{ Data struct{ Status string } }
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Data.Status != "offline" {
+		t.Errorf("REST reads %q right after the logout, want offline", body.Data.Status)
+	}
+	evA.never(t, "revoked:logout", 300*time.Millisecond)
 }

@@ -65,7 +65,11 @@ type Hub struct {
 	byUser  map[string]map[*conn]struct{}
 	byApp   map[string]map[*conn]struct{}
 	marked  map[string]bool        // users this node has recorded online
-	grace   map[string]*time.Timer // pending offline after a drop
+	grace   map[string]*graceEntry // user key → pending offline after a drop
+	// graceBy finds the grace entry a dropped token's presence lives in:
+	// revoking that token ends the grace at once (a logout that closes its
+	// socket before DELETE /me must not leave the user online for 5 s).
+	graceBy map[string]string // token hash → user key
 	closed  bool
 	// hbMu keeps a heartbeat and Shutdown apart: a lease renewal after
 	// Shutdown removed the node would register it again and re-mark its
@@ -121,7 +125,8 @@ func New(st store.Store, bus Bus, cfg Config) *Hub {
 		byUser:  map[string]map[*conn]struct{}{},
 		byApp:   map[string]map[*conn]struct{}{},
 		marked:  map[string]bool{},
-		grace:   map[string]*time.Timer{},
+		grace:   map[string]*graceEntry{},
+		graceBy: map[string]string{},
 		recent:  map[string]revoked{},
 	}
 }
@@ -498,9 +503,9 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 	add(h.byToken, c.hash, c)
 	add(h.byUser, c.key, c)
 	add(h.byApp, c.sess.AppID, c)
-	if t := h.grace[c.key]; t != nil {
-		t.Stop() // a reconnect inside the grace period: no flap
-		delete(h.grace, c.key)
+	if g := h.grace[c.key]; g != nil {
+		g.timer.Stop() // a reconnect inside the grace period: no flap
+		h.endGraceLocked(c.key)
 	}
 	h.mu.Unlock()
 	// The session was checked before the upgrade; check it once more now
@@ -549,6 +554,26 @@ func (h *Hub) unregister(c *conn) bool {
 	return false
 }
 
+// graceEntry is a user's pending offline after their last connection on
+// this node dropped: the timer, and the tokens of the dropped connections.
+type graceEntry struct {
+	timer  *time.Timer
+	tokens map[string]struct{}
+}
+
+// endGraceLocked forgets key's grace entry (h.mu held); the caller stops
+// or has fired its timer.
+func (h *Hub) endGraceLocked(key string) {
+	g := h.grace[key]
+	if g == nil {
+		return
+	}
+	for t := range g.tokens {
+		delete(h.graceBy, t)
+	}
+	delete(h.grace, key)
+}
+
 // dropped handles a connection that ended by itself: the user goes offline
 // only if no connection of theirs comes back within the grace period.
 func (h *Hub) dropped(c *conn) {
@@ -557,8 +582,24 @@ func (h *Hub) dropped(c *conn) {
 	if len(h.byUser[c.key]) > 0 || h.closed {
 		return
 	}
-	if t := h.grace[c.key]; t != nil {
-		t.Stop()
+	// A token revoked while its connection was closing has nothing to wait
+	// for: the revocation found no connection, so it is applied here.
+	if h.recentlyRevokedLocked(c.hash) != "" {
+		if g := h.grace[c.key]; g == nil || len(g.tokens) == 0 {
+			go h.markOffline(context.Background(), c.sess.AppID, c.sess.UID)
+			return
+		}
+	}
+	g := h.grace[c.key]
+	if g == nil {
+		g = &graceEntry{tokens: map[string]struct{}{}}
+		h.grace[c.key] = g
+	} else {
+		g.timer.Stop()
+	}
+	if h.recentlyRevokedLocked(c.hash) == "" {
+		g.tokens[c.hash] = struct{}{}
+		h.graceBy[c.hash] = c.key
 	}
 	appID, uid, key := c.sess.AppID, c.sess.UID, c.key
 	var t *time.Timer
@@ -568,16 +609,52 @@ func (h *Hub) dropped(c *conn) {
 		// it must neither remove the timer of a later drop nor end the
 		// user's presence before that one's grace period (t is read under
 		// h.mu, after dropped assigned it).
-		mine := h.grace[key] == t
+		cur := h.grace[key]
+		mine := cur != nil && cur.timer == t
 		if mine {
-			delete(h.grace, key)
+			h.endGraceLocked(key)
 		}
 		h.mu.Unlock()
 		if mine {
 			h.markOffline(context.Background(), appID, uid)
 		}
 	})
-	h.grace[key] = t
+	g.timer = t
+}
+
+// revokeGraceLocked ends the grace periods held only by revoked tokens
+// (h.mu held) and returns the users to take offline now. A user whose other
+// dropped connection used a live token keeps that one's grace.
+func (h *Hub) revokeGraceLocked(hashes map[string]bool) []Session {
+	var out []Session
+	for hs := range hashes {
+		key, ok := h.graceBy[hs]
+		if !ok {
+			continue
+		}
+		delete(h.graceBy, hs)
+		g := h.grace[key]
+		if g == nil {
+			continue
+		}
+		delete(g.tokens, hs)
+		if len(g.tokens) == 0 {
+			g.timer.Stop()
+			h.endGraceLocked(key)
+			out = append(out, sessionOfKey(key))
+		}
+	}
+	return out
+}
+
+// sessionOfKey splits a user key (appID "/" uid; app ids hold no "/").
+func sessionOfKey(key string) Session {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '/' {
+			return Session{AppID: key[:i], UID: key[i+1:]}
+		}
+	}
+	return Session{}
 }
 
 // ---- presence
@@ -755,8 +832,16 @@ func (h *Hub) revokeUserLocal(appID, uid, reason string) {
 	for c := range h.byUser[key] {
 		victims = append(victims, c)
 	}
+	inGrace := h.grace[key] != nil
+	if inGrace {
+		h.grace[key].timer.Stop()
+		h.endGraceLocked(key)
+	}
 	h.mu.Unlock()
 	h.revoke(victims, reason)
+	if inGrace {
+		h.markOffline(context.Background(), appID, uid)
+	}
 }
 
 // Ready reports whether the hub hears other nodes: always with the local
@@ -787,8 +872,12 @@ func (h *Hub) revokeTokenSet(set map[string]bool, reason string) {
 			victims = append(victims, c)
 		}
 	}
+	ended := h.revokeGraceLocked(set)
 	h.mu.Unlock()
 	h.revoke(victims, reason)
+	for _, u := range ended {
+		h.markOffline(context.Background(), u.AppID, u.UID)
+	}
 }
 
 func (h *Hub) revokeWhere(match func(*conn) bool, reason string) {
@@ -880,8 +969,8 @@ func (h *Hub) Shutdown(ctx context.Context) {
 			all = append(all, c)
 		}
 	}
-	for _, t := range h.grace {
-		t.Stop()
+	for _, g := range h.grace {
+		g.timer.Stop()
 	}
 	h.mu.Unlock()
 	for _, c := range all {

@@ -58,9 +58,6 @@ func (s *Server) lookupApp(r *http.Request, appID string) (*store.App, error) {
 }
 
 func (s *Server) authKey(r *http.Request, kind authKind, c *call) error {
-	if err := s.failLimit.blocked(clientIP(r), s.now()); err != nil {
-		return err
-	}
 	appID := appIDFrom(r)
 	if appID == "" {
 		return apierr.New(apierr.EmptyAppID)
@@ -93,9 +90,6 @@ func (s *Server) authKey(r *http.Request, kind authKind, c *call) error {
 // token names its app, and a token of another app than the one named is
 // treated as unknown.
 func (s *Server) authToken(r *http.Request, token string, c *call) error {
-	if err := s.failLimit.blocked(clientIP(r), s.now()); err != nil {
-		return err
-	}
 	var app *store.App
 	if appID := appIDFrom(r); appID != "" {
 		var err error
@@ -150,10 +144,23 @@ func (s *Server) session(ctx context.Context, token string) (*store.AuthToken, *
 	return tok, user, nil
 }
 
-// authFailed counts a failed authentication against the client's address.
+// authFailed counts a failed authentication against the client's address;
+// once its bucket is empty, failures are answered 429 instead.
+//
+// Only failures are limited: a request whose credentials are valid is never
+// refused here, even from an address that is over its limit. Behind a NAT
+// or a proxy, refusing everyone from the address would let one client lock
+// out all the others by sending a bad key a second. Keys and tokens carry
+// at least 160 random bits, so the limit is about the cost of failed
+// lookups and the noise they make, not about guessing.
 func (s *Server) authFailed(r *http.Request, e *apierr.Error) error {
-	s.failLimit.spend(clientIP(r), s.now())
 	s.metrics.authFailures.WithLabelValues(string(e.Code)).Inc()
+	ip, now := clientIP(r), s.now()
+	if err := s.failLimit.blocked(ip, now); err != nil {
+		s.metrics.rateLimited.WithLabelValues("failed_auth").Inc()
+		return err
+	}
+	s.failLimit.spend(ip, now)
 	return e
 }
 

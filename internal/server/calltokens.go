@@ -308,8 +308,17 @@ func (s *Server) checkCallToken(r *http.Request) (*calltoken.Claims, error) {
 		return nil, callTokenError(apierr.CallTokenInvalid, "the callToken header is missing")
 	}
 	opts := []calltoken.Option{calltoken.WithLeeway(s.ct.leeway), calltoken.WithClock(s.now)}
+	// The app is named as on the client API: the appId header, or else a
+	// Host label that names an existing app (a label that names none is the
+	// server's own name, not a claim).
 	if appID := strings.ToLower(strings.TrimSpace(r.Header.Get("appId"))); appID != "" {
 		opts = append(opts, calltoken.WithAppID(appID))
+	} else if appID := appIDFrom(r); appID != "" {
+		if _, err := s.getApp(ctx, appID); err == nil {
+			opts = append(opts, calltoken.WithAppID(appID))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
 	}
 	var keyApp string
 	claims, err := calltoken.Parse(token, func(kid string) (ed25519.PublicKey, error) {

@@ -39,6 +39,7 @@ func isolation(t *testing.T, opts servertest.Options) {
 	// App A: a token for its cometchat-uid-1.
 	aTok := e.newToken("/v3", "cometchat-uid-1")
 	aTokID := str(e.do("GET", "/v3/users/cometchat-uid-1/auth_tokens/"+aTok, aRest, nil).data(t), "id")
+	aCall := str(e.do("POST", "/v3/call_tokens", e.tok(aTok), map[string]any{"sessionId": "iso-call"}).data(t), "token")
 
 	beforeA := snapshot(t, e.srv.Store, a)
 	beforeB := snapshot(t, e.srv.Store, b)
@@ -108,6 +109,9 @@ func isolation(t *testing.T, opts servertest.Options) {
 			attempt{"GET", v + "/me", H{"appId": a, "authToken": bShared}, nil, 401, "AUTH_ERR_AUTH_TOKEN_NOT_FOUND"},
 			attempt{"DELETE", v + "/me", H{"appId": a, "authToken": bTok}, nil, 401, "AUTH_ERR_AUTH_TOKEN_NOT_FOUND"},
 			attempt{"GET", v + "/me", H{"Host": b + ".api-eu.example.com", "authToken": aTok}, nil, 401, "AUTH_ERR_AUTH_TOKEN_NOT_FOUND"},
+			// A call token of A verified as B's, by header or by Host name.
+			attempt{"GET", v + "/call_tokens", H{"appId": b, "callToken": aCall}, nil, 401, "ERR_CALL_TOKEN_INVALID"},
+			attempt{"GET", v + "/call_tokens", H{"Host": b + ".api-us.example.com", "callToken": aCall}, nil, 401, "ERR_CALL_TOKEN_INVALID"},
 		)
 	}
 	for _, at := range attempts {
@@ -153,6 +157,12 @@ func isolation(t *testing.T, opts servertest.Options) {
 		}
 	}
 	e.do("GET", "/v3/me", e.tok(aTok), nil).data(t)
+	// A Host label that names no app is the server's own name, not a claim.
+	for _, h := range []H{{"callToken": aCall}, {"appId": a, "callToken": aCall}, {"Host": a + ".api-us.example.com", "callToken": aCall}, {"Host": "calls.example.com", "callToken": aCall}} {
+		if d := e.do("GET", "/v3/call_tokens", h, nil).data(t); str(d, "app") != a {
+			t.Errorf("A's call token with %v: %v", h, d)
+		}
+	}
 	if d := e.do("GET", "/v3/apikeys/"+bKeyID, bRest, nil).data(t); str(d, "name") != "b extra" || str(d, "scope") != "fullAccess" {
 		t.Errorf("B's key changed: %v", d)
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/servertest"
 	"github.com/callgate/callgate/internal/store/sqlite"
 )
@@ -318,5 +320,92 @@ func TestGracefulShutdown(t *testing.T) {
 	defer st.Close()
 	if u, err := st.GetUser(context.Background(), e.srv.AppID, "in-flight"); err != nil || u.Name != "In Flight" {
 		t.Errorf("acknowledged user lost: %v %v", u, err)
+	}
+}
+
+// TestMetricsOddMethods sends thousands of requests with made-up methods
+// (each a valid request line): the metric series must stay a fixed set, or
+// anyone can grow the server's memory and /metrics without bound.
+func TestMetricsOddMethods(t *testing.T) {
+	t.Parallel()
+	e := start(t, servertest.Options{})
+	series := func() (int, int) {
+		r := e.do("GET", "/metrics", nil, nil)
+		n := 0
+		for _, line := range strings.Split(string(r.Raw), "\n") {
+			if strings.HasPrefix(line, "callgate_http_request") {
+				n++
+			}
+		}
+		return n, len(r.Raw)
+	}
+	for _, m := range []string{"PROBE-warmup", "BREW"} { // the "other" series exist
+		e.do(m, "/healthz", nil, nil)
+		e.do(m, "/v3/users", nil, nil)
+	}
+	series() // the scrape's own series
+	before, sizeBefore := series()
+	long := strings.Repeat("X", 30_000)
+	for i := range 2000 {
+		m := fmt.Sprintf("PROBE-%04x", i)
+		if i%100 == 0 {
+			m = long + m
+		}
+		path := "/healthz"
+		if i%2 == 1 {
+			path = "/v3/users"
+		}
+		e.do(m, path, nil, nil)
+	}
+	after, sizeAfter := series()
+	if after != before {
+		t.Errorf("odd methods changed the series count: %d → %d", before, after)
+	}
+	if sizeAfter > sizeBefore+1024 {
+		t.Errorf("/metrics grew from %d to %d bytes", sizeBefore, sizeAfter)
+	}
+	r := e.do("GET", "/metrics", nil, nil)
+	if !strings.Contains(string(r.Raw), `method="other",route="/healthz"`) {
+		t.Error(`odd methods are not counted as method="other"`)
+	}
+	if strings.Contains(string(r.Raw), "PROBE") {
+		t.Error("a method as sent reached a label")
+	}
+}
+
+// TestSlowBodyIsNotStorageDown uploads a legal body slowly, over more than
+// the storage deadline: the deadline bounds storage work, not the client,
+// so the request succeeds (the body's own time is bounded by the server's
+// read timeout).
+func TestSlowBodyIsNotStorageDown(t *testing.T) {
+	t.Parallel()
+	const deadline = 400 * time.Millisecond
+	e := start(t, servertest.Options{Config: server.Config{DBTimeout: deadline}})
+	for _, c := range []struct {
+		method, path string
+		h            H
+		body         string
+	}{
+		{"POST", "/v3/users", e.rest(), `{"uid":"slow-body","name":"Slow Body"}`},
+		{"PUT", "/v3/users/cometchat-uid-3", e.rest(), `{"name":"Slowly Renamed"}`},
+		{"POST", "/v3/users/cometchat-uid-1/auth_tokens", e.auth(), `{"platform":"web"}`},
+	} {
+		pr, pw := io.Pipe()
+		go func() {
+			for i := 0; i < len(c.body); i += 8 {
+				pw.Write([]byte(c.body[i:min(i+8, len(c.body))]))
+				time.Sleep(3 * deadline / time.Duration(2*(len(c.body)/8+1)))
+			}
+			pw.Close()
+		}()
+		start := time.Now()
+		r := e.do(c.method, c.path, c.h, io.Reader(pr))
+		took := time.Since(start)
+		if took < deadline {
+			t.Fatalf("%s %s: the body arrived in %v, faster than the %v storage deadline; the test proves nothing", c.method, c.path, took, deadline)
+		}
+		if r.Status != 200 {
+			t.Errorf("%s %s with a body sent over %v: %d %s", c.method, c.path, took.Round(time.Millisecond), r.Status, r)
+		}
 	}
 }

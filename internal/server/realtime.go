@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,20 +32,39 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	info(r.Context()).appID = c.app.ID
-	if !isUpgrade(r) {
-		// Left to the WebSocket library, a plain GET would get a text/plain
-		// 426; every error of the API is the JSON envelope (DESIGN.md).
-		return apierr.New(apierr.BadRequest).
-			Field("Upgrade", "must be websocket: GET /ws is a WebSocket endpoint (Connection: Upgrade, Upgrade: websocket)").
-			SetHeader("Upgrade", "websocket")
+	if err := checkHandshake(r); err != nil {
+		return err
 	}
 	s.hub.Serve(w, r, realtime.Session{AppID: c.app.ID, UID: c.user.UID, TokenHash: c.tok.Hash, ExpiresAt: c.tok.ExpiresAt})
 	return nil
 }
 
-// isUpgrade reports whether r asks for a WebSocket upgrade.
-func isUpgrade(r *http.Request) bool {
-	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+// checkHandshake checks everything the WebSocket library would refuse, so
+// that every refusal is the JSON envelope of docs/realtime.md (left to the
+// library, a bad handshake got a text/plain 400 or 426).
+func checkHandshake(r *http.Request) error {
+	bad := func(field, problem string) *apierr.Error {
+		return apierr.New(apierr.BadRequest).Field(field, problem)
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		return bad("Upgrade", "must be websocket: GET /ws is a WebSocket endpoint (Connection: Upgrade, Upgrade: websocket)").
+			SetHeader("Upgrade", "websocket")
+	}
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return bad("protocol", "the WebSocket handshake needs HTTP/1.1, not "+sanitize(r.Proto))
+	}
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+		return bad("Sec-WebSocket-Version", "must be 13 (RFC 6455), not "+strconv.Quote(sanitize(v))).
+			SetHeader("Sec-WebSocket-Version", "13")
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return bad("Sec-WebSocket-Key", "must be sent exactly once")
+	}
+	if k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keys[0])); err != nil || len(k) != 16 {
+		return bad("Sec-WebSocket-Key", "must be 16 bytes in base64")
+	}
+	return nil
 }
 
 func headerHasToken(h http.Header, name, token string) bool {

@@ -360,6 +360,33 @@ func TestRealtimeAuthBeforeUpgrade(t *testing.T) {
 		wantBadField(t, e.do("GET", v+"/ws", e.tok(tok), nil), "Upgrade")
 		wantBadField(t, e.do("GET", v+"/ws?authToken="+tok, H{"Upgrade": "h2c", "Connection": "Upgrade"}, nil), "Upgrade")
 		wantErr(t, e.do("POST", v+"/ws", e.tok(tok), nil), http.StatusNotFound, "ERR_ENDPOINT_NOT_FOUND")
+
+		// Handshakes the WebSocket library would refuse: the JSON envelope
+		// too, naming the header, and no upgrade.
+		up := H{"authToken": tok, "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+		for _, hc := range []struct {
+			h     H
+			field string
+		}{
+			{up.without("Sec-WebSocket-Key"), "Sec-WebSocket-Key"},
+			{up.with("Sec-WebSocket-Key", "c2hvcnQ="), "Sec-WebSocket-Key"},
+			{up.with("Sec-WebSocket-Key", "not base64!"), "Sec-WebSocket-Key"},
+			{up.with("Sec-WebSocket-Version", "8"), "Sec-WebSocket-Version"},
+			{up.without("Sec-WebSocket-Version"), "Sec-WebSocket-Version"},
+		} {
+			r := raw(t, e.srv.URL, "GET "+v+"/ws HTTP/1.1", hc.h, "")
+			wantBadField(t, r, hc.field)
+			if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("%v: Content-Type %q", hc.h, r.Header.Get("Content-Type"))
+			}
+		}
+		r := raw(t, e.srv.URL, "GET "+v+"/ws HTTP/1.1", up.with("Sec-WebSocket-Version", "8"), "")
+		if got := r.Header.Get("Sec-WebSocket-Version"); got != "13" {
+			t.Errorf("a refused version does not name the supported one: %q", got)
+		}
+		// Two keys.
+		r = raw(t, e.srv.URL, "GET "+v+"/ws HTTP/1.1\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==", up, "")
+		wantBadField(t, r, "Sec-WebSocket-Key")
 	}
 }
 
@@ -736,6 +763,69 @@ func TestRealtimeGrace(t *testing.T) {
 		t.Errorf("after a reconnect inside the grace period: %s", got)
 	}
 	w.alive()
+}
+
+// A revocation ends the presence a dropped connection still holds in its
+// grace period, whatever order the client closes and revokes in: a client
+// that closes its socket and then logs out (or whose token is deleted, or
+// whose user is deleted) is offline at once, not after the grace. A second,
+// live-token connection's grace is kept.
+func TestRealtimeRevokeEndsGrace(t *testing.T) {
+	t.Parallel()
+	e := start(t, servertest.Options{Realtime: realtime.Config{Grace: time.Minute}})
+	a := e.srv.AppID
+	watcher := connect(t, e.srv.URL, a, "cometchat-uid-1", e.newToken("/v3", "cometchat-uid-1"))
+	for i, c := range []struct {
+		name   string
+		revoke func(uid, tok string)
+	}{
+		{"logout", func(uid, tok string) { e.do("DELETE", "/v3.0/me", e.tok(tok), nil).data(t) }},
+		{"token deleted", func(uid, tok string) {
+			e.do("DELETE", "/v3/users/"+uid+"/auth_tokens/"+tok, e.rest(), nil).data(t)
+		}},
+		{"user deleted", func(uid, tok string) { e.do("DELETE", "/v3/users/"+uid, e.rest(), nil).data(t) }},
+	} {
+		uid := fmt.Sprintf("grace-rev-%d", i)
+		e.newUser("/v3", uid)
+		tok := e.newToken("/v3", uid)
+		w := connect(t, e.srv.URL, a, uid, tok)
+		watcher.waitPresence(uid, "online", 5*time.Second)
+		w.conn.Close(websocket.StatusNormalClosure, "bye")
+		eventually(t, 5*time.Second, "the server sees the drop", func() bool { return !e.srv.Hub.Online(a, uid) })
+		if got := e.status(uid); got != "online" {
+			t.Fatalf("%s: REST says %s inside the grace period", c.name, got)
+		}
+		start := time.Now()
+		c.revoke(uid, tok)
+		ev := watcher.waitPresence(uid, "offline", 5*time.Second)
+		if lat := ev.at.Sub(start); lat > time.Second {
+			t.Errorf("%s after a drop: offline %v later, want < 1s", c.name, lat)
+		}
+		if c.name != "user deleted" {
+			if got := e.status(uid); got != "offline" {
+				t.Errorf("%s after a drop: REST says %s", c.name, got)
+			}
+		}
+	}
+
+	// Two dropped connections of one user, one revoked: the other's grace
+	// still holds the user online.
+	uid := "grace-rev-two"
+	e.newUser("/v3", uid)
+	t1, t2 := e.newToken("/v3", uid), e.newToken("/v3", uid)
+	w1, w2 := connect(t, e.srv.URL, a, uid, t1), connect(t, e.srv.URL, a, uid, t2)
+	watcher.waitPresence(uid, "online", 5*time.Second)
+	w1.conn.CloseNow()
+	w2.conn.CloseNow()
+	eventually(t, 5*time.Second, "the server sees both drops", func() bool { return !e.srv.Hub.Online(a, uid) })
+	e.do("DELETE", "/v3.0/me", e.tok(t1), nil).data(t)
+	time.Sleep(300 * time.Millisecond)
+	if got := e.status(uid); got != "online" {
+		t.Errorf("one of two dropped tokens revoked: REST says %s, want online (the other is in its grace)", got)
+	}
+	e.do("DELETE", "/v3.0/me", e.tok(t2), nil).data(t)
+	watcher.waitPresence(uid, "offline", 2*time.Second)
+	watcher.alive()
 }
 
 // drainUntil returns the messages up to and including the first match.

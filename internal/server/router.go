@@ -2,11 +2,13 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -145,25 +147,61 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 			s.fail(w, r, apierr.New(apierr.EndpointNotFound).SetHeader("Allow", allowHeader))
 			return
 		}
-		ctx := r.Context()
-		if s.cfg.DBTimeout > 0 && !rt.ops {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, s.cfg.DBTimeout)
-			defer cancel()
-			r = r.WithContext(ctx)
-		}
-		c := &call{}
-		if err := s.authenticate(w, r, rt.auth, c); err != nil {
-			s.fail(w, r, err)
+		if rt.ops {
+			if err := rt.h(w, r, &call{}); err != nil {
+				s.fail(w, r, err)
+			}
 			return
 		}
-		if c.app != nil {
-			ri.appID = c.app.ID
+		// Storage deadlines bound storage work, not the client: the body is
+		// read (bounded by the server's read timeout and MaxBodyBytes)
+		// between authentication and the handler, each of which gets its
+		// own deadline. One deadline from the start turned a slow but legal
+		// upload into 503 "storage unreachable".
+		c := &call{}
+		err := s.withDeadline(r, func(r *http.Request) error { return s.authenticate(w, r, rt.auth, c) })
+		if err == nil {
+			if c.app != nil {
+				ri.appID = c.app.ID
+			}
+			err = readBody(r)
 		}
-		if err := rt.h(w, r, c); err != nil {
+		if err == nil {
+			err = s.withDeadline(r, func(r *http.Request) error { return rt.h(w, r, c) })
+		}
+		if err != nil {
 			s.fail(w, r, err)
 		}
 	})
+}
+
+// withDeadline runs f with the storage deadline on r's context.
+func (s *Server) withDeadline(r *http.Request, f func(*http.Request) error) error {
+	if s.cfg.DBTimeout <= 0 {
+		return f(r)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DBTimeout)
+	defer cancel()
+	return f(r.WithContext(ctx))
+}
+
+// readBody reads the whole request body into memory (it is at most
+// MaxBodyBytes), so that handlers decode it without waiting on the client.
+func readBody(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge()
+		}
+		return apierr.New(apierr.BadRequest).With("reason", "the request body could not be read.").Wrap(err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
 }
 
 // middleware wraps every request: request id, panic recovery, body limit,
@@ -218,7 +256,7 @@ func (s *Server) observe(r *http.Request, ri *reqInfo, d time.Duration) {
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", ri.id),
-		slog.String("method", r.Method),
+		slog.String("method", methodLabel(r.Method)),
 		slog.String("route", route),
 		slog.Int("status", ri.status),
 		slog.Duration("duration", d),

@@ -240,7 +240,24 @@ type seriesPair struct {
 	latency prometheus.Observer
 }
 
+// methodLabel maps a request's method onto a fixed set. The method is
+// whatever the client sent (`curl -X PROBE-a1b2` is a valid request line),
+// and a label per distinct value was a series per request: 100,000 odd
+// methods took RSS from 20 MB to 369 MB and /metrics to 197 MB.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+// observe records one request. Every label comes from a fixed set: route is
+// a registered pattern or "unmatched", method goes through methodLabel, and
+// status is one the server itself wrote.
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	method = methodLabel(method)
 	k := seriesKey{route, method, status}
 	p, ok := m.series.Load(k)
 	if !ok {
