@@ -333,6 +333,17 @@ func badBodies(t *testing.T, opts servertest.Options) {
 		{"GET", "/users?searchKey=%00", f.rest(), nil, "searchKey"},
 		{"GET", "/users?searchKey=%FF", f.rest(), nil, "searchKey"},
 
+		// Invalid UTF-8 in a string: refused, naming the field (encoding/json
+		// would have stored U+FFFD).
+		{"POST", "/users", f.rest(), "{\"uid\":\"bad-input-new\",\"name\":\"ok\xff\xfe\"}", "name"},
+		{"POST", "/users", f.auth(), "{\"uid\":\"bad-input-new\",\"name\":\"N\",\"withAuthToken\":true,\"metadata\":{\"k\":\"\xc3\"}}", "metadata"},
+		{"POST", "/users", f.rest(), "{\"uid\":\"bad-input-new\",\"name\":\"N\",\"tags\":[\"a\xff\"]}", "tags"},
+		{"PUT", "/users/{uid}", f.rest(), "{\"name\":\"\xed\xa0\x80\"}", "name"},
+		{"POST", "/apikeys", f.rest(), "{\"name\":\"k\xff\",\"scope\":\"authOnly\"}", "name"},
+		{"POST", "/users/{uid}/auth_tokens", f.auth(), "{\"deviceId\":\"\xfe\"}", "deviceId"},
+		{"PUT", "/me", f.tok(f.token), "{\"appInfo\":{\"userAgent\":\"\xff\"}}", "appInfo"},
+		{"POST", "/users", f.rest(), "{\"uid\":\"bad-input-new\",\"name\":\"N\",\"\xff\":1}", "body"},
+
 		{"GET", "/users?perPage=abc", f.rest(), nil, "perPage"},
 		{"GET", "/users?perPage=0", f.rest(), nil, "perPage"},
 		{"GET", "/users?perPage=1001", f.rest(), nil, "perPage"},
@@ -360,6 +371,16 @@ func badBodies(t *testing.T, opts servertest.Options) {
 	}).data(t)
 	if len(str(d, "name")) != 100 || len(str(d, "avatar")) != 3000 {
 		t.Errorf("boundary user: %v", d)
+	}
+
+	// A role is [a-z0-9_-] compared without case, like a uid: stored lower.
+	d = f.do("POST", v+"/users", f.rest(), map[string]any{"uid": "role-case", "name": "R", "role": "Admin_X"}).data(t)
+	if str(d, "role") != "admin_x" {
+		t.Errorf("role Admin_X stored as %q, want admin_x", str(d, "role"))
+	}
+	d = f.do("PUT", v+"/users/role-case", f.rest(), map[string]any{"role": "Moderator-2"}).data(t)
+	if str(d, "role") != "moderator-2" {
+		t.Errorf("role Moderator-2 stored as %q, want moderator-2", str(d, "role"))
 	}
 }
 
@@ -523,9 +544,10 @@ func TestWrongMethodsAndUnknownRoutes(t *testing.T) {
 	for _, rc := range f.routes() {
 		allowed[rc.path] = append(allowed[rc.path], rc.method)
 	}
-	allowed["/healthz"] = []string{"GET"}
-	allowed["/readyz"] = []string{"GET"}
-	allowed["/metrics"] = []string{"GET"}
+	// Ops GETs answer HEAD too (load balancers probe with it).
+	allowed["/healthz"] = []string{"GET", "HEAD"}
+	allowed["/readyz"] = []string{"GET", "HEAD"}
+	allowed["/metrics"] = []string{"GET", "HEAD"}
 	for path, ok := range allowed {
 		sort.Strings(ok)
 		prefixes := versions

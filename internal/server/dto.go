@@ -115,15 +115,21 @@ func (v *validator) uid(field, s string) string {
 	return uid
 }
 
-func (v *validator) role(s string) {
-	if s == "" {
-		return
+// role validates and normalises a role: like a uid, [a-z0-9_-] compared
+// without case and stored in lower case ("Admin_X" is the role admin_x).
+func (v *validator) role(p *string) *string {
+	if p == nil || *p == "" {
+		return p
 	}
-	if len(s) > maxRoleLen {
+	if len(*p) > maxRoleLen {
 		v.bad("role", "must be at most 100 characters")
-	} else if _, reason := auth.NormalizeUID(s); reason != "" {
+		return p
+	}
+	r, reason := auth.NormalizeUID(*p)
+	if reason != "" {
 		v.bad("role", "may only contain a-z, 0-9, _ and -")
 	}
+	return &r
 }
 
 func (v *validator) metadata(m json.RawMessage) json.RawMessage {

@@ -173,7 +173,7 @@ func (v *validator) patch(req userReq, create bool) store.UserPatch {
 	}
 	v.url("avatar", deref(req.Avatar))
 	v.url("link", deref(req.Link))
-	v.role(deref(req.Role))
+	p.Role = v.role(req.Role)
 	if req.Metadata != nil {
 		m := v.metadata(req.Metadata)
 		p.Metadata = &m

@@ -28,6 +28,15 @@ func TestHealthAndReadiness(t *testing.T) {
 	if d := e.do("GET", "/readyz", nil, nil).data(t); str(d, "status") != "ready" {
 		t.Errorf("readyz: %v", d)
 	}
+	// Load balancers probe with HEAD: the same status, no body.
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r := e.do("HEAD", p, nil, nil); r.Status != 200 || len(r.Raw) != 0 {
+			t.Errorf("HEAD %s: %d %q", p, r.Status, r.Raw)
+		}
+	}
+	if r := e.do("HEAD", "/v3/users", e.rest(), nil); r.Status != http.StatusNotFound {
+		t.Errorf("HEAD on an API route: %d, want 404 (API routes do not take HEAD)", r.Status)
+	}
 	tok := e.newToken("/v3", "cometchat-uid-1")
 
 	// Storage goes away: not ready, and API calls say "retry" (503), not 500.
@@ -40,6 +49,9 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Error("503 without Retry-After")
 	}
 	e.do("GET", "/healthz", nil, nil).data(t) // alive, just not ready
+	if r := e.do("HEAD", "/readyz", nil, nil); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("HEAD /readyz with storage gone: %d", r.Status)
+	}
 
 	for _, c := range []struct {
 		method, path string

@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/callgate/callgate/internal/apierr"
 	"github.com/callgate/callgate/internal/store"
@@ -163,6 +165,10 @@ func decode(r *http.Request, v any) error {
 		return apierr.New(apierr.BadRequest).With("reason", "the body must be a JSON object.").
 			SetDetails("body", "must be a JSON object")
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would quietly store U+FFFD in place of the bad bytes.
+		return badUTF8(body)
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -172,6 +178,29 @@ func decode(r *http.Request, v any) error {
 			SetDetails("body", "is not valid JSON")
 	}
 	return nil
+}
+
+// badUTF8 names the top-level fields of a JSON object body whose values
+// hold invalid UTF-8 (RawMessage keeps their bytes as sent).
+func badUTF8(body []byte) error {
+	e := apierr.New(apierr.BadRequest)
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) == nil {
+		names := make([]string, 0, len(fields))
+		for k, raw := range fields {
+			if !utf8.Valid(raw) && utf8.ValidString(k) {
+				names = append(names, k)
+			}
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			e.Field(sanitize(k), "must be valid UTF-8")
+		}
+		if len(names) > 0 {
+			return e
+		}
+	}
+	return e.With("reason", "the body is not valid UTF-8.").SetDetails("body", "must be valid UTF-8")
 }
 
 func jsonKind(goKind string) string {

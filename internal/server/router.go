@@ -130,6 +130,9 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 	allow := make([]string, 0, len(rts))
 	for _, rt := range rts {
 		allow = append(allow, rt.method)
+		if rt.ops && rt.method == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
 	}
 	sort.Strings(allow)
 	allowHeader := strings.Join(allow, ", ")
@@ -138,7 +141,9 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 		ri.route = pattern
 		var rt *route
 		for i := range rts {
-			if rts[i].method == r.Method {
+			// Ops GETs answer HEAD too (load balancers probe with it);
+			// net/http drops the body.
+			if rts[i].method == r.Method || r.Method == http.MethodHead && rts[i].method == http.MethodGet && rts[i].ops {
 				rt = &rts[i]
 				break
 			}
