@@ -1,12 +1,14 @@
 package realtime
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"hash/maphash"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -37,9 +39,14 @@ type Config struct {
 	QueueSize    int           // messages buffered per connection [64]
 	MaxPerUser   int           // live connections per user on this node [10]
 	ReadLimit    int64         // largest client message [4096]
-	Lease        time.Duration // node lease; a crashed node's users go offline within it [15s]
-	Now          func() time.Time
-	Log          *slog.Logger
+	// SendBuffer is the kernel send buffer of each connection's socket, in
+	// bytes [64 KiB; Linux doubles it]; negative keeps the OS default. A
+	// client that stops reading pins at most this much kernel memory
+	// (autotuning would let it grow to megabytes).
+	SendBuffer int
+	Lease      time.Duration // node lease; a crashed node's users go offline within it [15s]
+	Now        func() time.Time
+	Log        *slog.Logger
 	// OnRemote is called for every event from another node (after the hub
 	// applied it), so the server can drop cached sessions.
 	OnRemote func(Event)
@@ -66,11 +73,14 @@ type Hub struct {
 	byApp   map[string]map[*conn]struct{}
 	marked  map[string]bool        // users this node has recorded online
 	grace   map[string]*graceEntry // user key → pending offline after a drop
-	// graceBy finds the grace entry a dropped token's presence lives in:
-	// revoking that token ends the grace at once (a logout that closes its
-	// socket before DELETE /me must not leave the user online for 5 s).
-	graceBy map[string]string // token hash → user key
-	closed  bool
+	// drops are the tokens of a user's connections that dropped within the
+	// grace period, by user key; heldBy indexes them by token hash. A
+	// dropped token holds the user's presence through the grace period, and
+	// revoking it ends that at once (a logout that closes its socket before
+	// DELETE /me must not leave the user online for 5 s).
+	drops  map[string]map[string]time.Time // user key → token hash → when it dropped
+	heldBy map[string]string               // token hash → user key
+	closed bool
 	// hbMu keeps a heartbeat and Shutdown apart: a lease renewal after
 	// Shutdown removed the node would register it again and re-mark its
 	// users online (serve keeps Run going until the HTTP server is done).
@@ -107,6 +117,9 @@ func New(st store.Store, bus Bus, cfg Config) *Hub {
 	if cfg.ReadLimit == 0 {
 		cfg.ReadLimit = 4096
 	}
+	if cfg.SendBuffer == 0 {
+		cfg.SendBuffer = 64 << 10
+	}
 	if cfg.Lease == 0 {
 		cfg.Lease = 15 * time.Second
 	}
@@ -126,7 +139,8 @@ func New(st store.Store, bus Bus, cfg Config) *Hub {
 		byApp:   map[string]map[*conn]struct{}{},
 		marked:  map[string]bool{},
 		grace:   map[string]*graceEntry{},
-		graceBy: map[string]string{},
+		drops:   map[string]map[string]time.Time{},
+		heldBy:  map[string]string{},
 		recent:  map[string]revoked{},
 	}
 }
@@ -232,6 +246,10 @@ type conn struct {
 	closing chan closeReq
 	once    sync.Once
 	expiry  *time.Timer
+	// abort ends the connection's context: a write blocked on a full socket
+	// fails at once and the library closes the socket.
+	abort      context.CancelFunc
+	writeStart atomic.Int64 // unix nanoseconds the frame being written began; 0 when idle
 
 	// Presence is state, not a log: only a user's latest status matters, so
 	// pending presence is coalesced per user instead of queued. A burst (a
@@ -240,23 +258,40 @@ type conn struct {
 	pmu     sync.Mutex
 	pending map[string][]byte // uid → latest unsent presence message
 	porder  []string          // those uids, oldest first
+	pbytes  int               // bytes of the pending messages
+	pwatch  bool              // a stall check is scheduled
 	pwakeup chan struct{}     // cap 1: tells the writer presence is pending
 }
 
-// maxPendingPresence bounds the distinct users a connection may be behind
-// on before it counts as a slow consumer.
-const maxPendingPresence = 4096
+// Pending presence is one entry per user at most (the messages themselves
+// are shared by the app's connections), so a burst is bounded by the app's
+// size. Past the soft bound (maxPendingPresence users or maxPendingBytes)
+// a connection whose socket has taken nothing for stallAfter is a slow
+// consumer; past the hard bound (hardFactor times that) it is one at once.
+// A healthy client behind a burst keeps writing and is never dropped:
+// 6,000 events in 31 ms put a reading client ~2,000 users behind.
+const (
+	maxPendingPresence = 4096
+	maxPendingBytes    = 256 << 10
+	hardFactor         = 16
+	stallAfter         = time.Second
+)
+
+const slowReason = "slow consumer: messages were not read in time"
 
 type closeReq struct {
 	msg    []byte
 	code   websocket.StatusCode
 	reason string
+	// discard drops what is queued instead of flushing it first (a slow
+	// consumer gets its close frame now, not after what it could not read).
+	discard bool
 }
 
 // Serve upgrades an authenticated request and runs the connection until
 // it ends. Authentication happened before: a dead token never upgrades.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(sendBuffer{w, h.cfg.SendBuffer}, r, &websocket.AcceptOptions{
 		// The token is the credential (no cookies), so a cross-origin page
 		// gains nothing it did not already hold; browsers need this.
 		InsecureSkipVerify: true,
@@ -269,7 +304,9 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 		h: h, ws: ws, sess: sess, key: userKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
 		send: make(chan []byte, h.cfg.QueueSize), closing: make(chan closeReq, 1), pwakeup: make(chan struct{}, 1),
 	}
-	ctx := context.WithoutCancel(r.Context())
+	ctx, abort := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer abort()
+	c.abort = abort
 	// "connected" must be the first message (DESIGN.md; the SDK reports
 	// OnConnected on it). Queue it before registering: once registered, the
 	// connection receives other users' presence events, and queued later it
@@ -306,15 +343,12 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 		c.writeLoop(ctx)
 	}()
 	c.readLoop(ctx)
-	revoked := h.unregister(c)
+	h.dropped(c)
 	c.shutdown(closeReq{code: websocket.StatusNormalClosure})
 	<-writerDone
 	ws.CloseNow()
 	if c.expiry != nil {
 		c.expiry.Stop()
-	}
-	if !revoked {
-		h.dropped(c)
 	}
 }
 
@@ -360,7 +394,7 @@ func (c *conn) writeLoop(ctx context.Context) {
 		case cr := <-c.closing:
 			// Flush what was queued before the close (presence, the
 			// revocation notice), then close.
-			for {
+			for !cr.discard {
 				select {
 				case msg := <-c.send:
 					c.write(ctx, msg)
@@ -397,7 +431,7 @@ func (c *conn) drainSend(ctx context.Context) bool {
 func (c *conn) flushPresence(ctx context.Context) bool {
 	c.pmu.Lock()
 	order, pending := c.porder, c.pending
-	c.porder, c.pending = nil, nil
+	c.porder, c.pending, c.pbytes = nil, nil, 0
 	c.pmu.Unlock()
 	for _, uid := range order {
 		if c.write(ctx, pending[uid]) != nil {
@@ -411,18 +445,29 @@ func (c *conn) flushPresence(ctx context.Context) bool {
 // never blocks.
 func (c *conn) enqueuePresence(uid string, msg []byte) {
 	c.pmu.Lock()
-	if _, ok := c.pending[uid]; !ok {
-		if len(c.porder) >= maxPendingPresence {
-			c.pmu.Unlock()
-			c.shutdown(closeReq{code: CloseSlowConsumer, reason: "slow consumer: messages were not read in time"})
-			return
-		}
+	old, ok := c.pending[uid]
+	users, bytes := len(c.porder), c.pbytes-len(old)+len(msg)
+	if !ok {
+		users++
+	}
+	if users > hardFactor*maxPendingPresence || bytes > hardFactor*maxPendingBytes {
+		c.porder, c.pending, c.pbytes = nil, nil, 0 // free it now
+		c.pmu.Unlock()
+		c.slow()
+		return
+	}
+	if (users > maxPendingPresence || bytes > maxPendingBytes) && !c.pwatch {
+		c.pwatch = true
+		time.AfterFunc(stallAfter, c.checkStall)
+	}
+	if !ok {
 		if c.pending == nil {
 			c.pending = map[string][]byte{}
 		}
 		c.porder = append(c.porder, uid)
 	}
 	c.pending[uid] = msg
+	c.pbytes += len(msg) - len(old)
 	c.pmu.Unlock()
 	select {
 	case c.pwakeup <- struct{}{}:
@@ -433,7 +478,35 @@ func (c *conn) enqueuePresence(uid string, msg []byte) {
 func (c *conn) write(ctx context.Context, msg []byte) error {
 	wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
 	defer cancel()
+	c.writeStart.Store(time.Now().UnixNano())
+	defer c.writeStart.Store(0)
 	return c.ws.Write(wctx, websocket.MessageText, msg)
+}
+
+// stalled reports whether the frame being written has made no progress
+// for stallAfter (frames are small: one that takes a second is not moving).
+func (c *conn) stalled() bool {
+	ws := c.writeStart.Load()
+	return ws != 0 && time.Since(time.Unix(0, ws)) >= stallAfter
+}
+
+// checkStall runs stallAfter after the connection went past the soft bound:
+// still past it with its socket stalled, it is a slow consumer.
+func (c *conn) checkStall() {
+	c.pmu.Lock()
+	over := len(c.porder) > maxPendingPresence || c.pbytes > maxPendingBytes
+	if over && c.stalled() {
+		c.porder, c.pending, c.pbytes = nil, nil, 0
+		c.pmu.Unlock()
+		c.slow()
+		return
+	}
+	if over {
+		time.AfterFunc(stallAfter/4, c.checkStall)
+	} else {
+		c.pwatch = false
+	}
+	c.pmu.Unlock()
 }
 
 // enqueue never blocks: a client that cannot keep up is disconnected
@@ -442,8 +515,45 @@ func (c *conn) enqueue(msg []byte) {
 	select {
 	case c.send <- msg:
 	default:
-		c.shutdown(closeReq{code: CloseSlowConsumer, reason: "slow consumer: messages were not read in time"})
+		c.slow()
 	}
+}
+
+// slow disconnects a slow consumer. If the writer is idle, the 4008 close
+// frame goes out ahead of everything queued. If it is blocked on a write,
+// the socket is full and no close frame can reach the client: the
+// connection is dropped now rather than when the write times out, which
+// held it (and what was queued for it) for WriteTimeout after the client
+// had already fallen behind.
+func (c *conn) slow() {
+	c.shutdown(closeReq{code: CloseSlowConsumer, reason: slowReason, discard: true})
+	if c.writeStart.Load() != 0 {
+		c.abort()
+	}
+}
+
+// sendBuffer sizes the kernel send buffer of the connection the WebSocket
+// library hijacks.
+type sendBuffer struct {
+	http.ResponseWriter
+	size int
+}
+
+func (s sendBuffer) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s sendBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil || s.size < 0 {
+		return nc, brw, err
+	}
+	raw := nc
+	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok { // TLS
+		raw = tc.NetConn()
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(s.size)
+	}
+	return nc, brw, nil
 }
 
 func (c *conn) shutdown(cr closeReq) {
@@ -505,7 +615,7 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 	add(h.byApp, c.sess.AppID, c)
 	if g := h.grace[c.key]; g != nil {
 		g.timer.Stop() // a reconnect inside the grace period: no flap
-		h.endGraceLocked(c.key)
+		delete(h.grace, c.key)
 	}
 	h.mu.Unlock()
 	// The session was checked before the upgrade; check it once more now
@@ -546,6 +656,10 @@ func (h *Hub) sessionDead(ctx context.Context, hash []byte) string {
 func (h *Hub) unregister(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.unregisterLocked(c)
+}
+
+func (h *Hub) unregisterLocked(c *conn) bool {
 	if !del(h.byUser, c.key, c) {
 		return true
 	}
@@ -555,51 +669,68 @@ func (h *Hub) unregister(c *conn) bool {
 }
 
 // graceEntry is a user's pending offline after their last connection on
-// this node dropped: the timer, and the tokens of the dropped connections.
+// this node dropped; it lasts while a dropped token of theirs is unrevoked.
 type graceEntry struct {
-	timer  *time.Timer
-	tokens map[string]struct{}
+	timer *time.Timer
 }
 
-// endGraceLocked forgets key's grace entry (h.mu held); the caller stops
-// or has fired its timer.
+// endGraceLocked forgets key's grace entry and dropped tokens (h.mu held);
+// the caller stops or has fired the timer.
 func (h *Hub) endGraceLocked(key string) {
-	g := h.grace[key]
-	if g == nil {
-		return
+	for t := range h.drops[key] {
+		delete(h.heldBy, t)
 	}
-	for t := range g.tokens {
-		delete(h.graceBy, t)
-	}
+	delete(h.drops, key)
 	delete(h.grace, key)
 }
 
+// noteDropLocked records that a connection of token hash dropped (h.mu
+// held), forgetting drops older than the grace period.
+func (h *Hub) noteDropLocked(key, hash string, now time.Time) {
+	d := h.drops[key]
+	if d == nil {
+		d = map[string]time.Time{}
+		h.drops[key] = d
+	}
+	for t, at := range d {
+		if now.Sub(at) > h.cfg.Grace {
+			delete(d, t)
+			delete(h.heldBy, t)
+		}
+	}
+	d[hash] = now
+	h.heldBy[hash] = key
+}
+
 // dropped handles a connection that ended by itself: the user goes offline
-// only if no connection of theirs comes back within the grace period.
+// only if no connection of theirs comes back within the grace period. It
+// unregisters c and records the drop in one step: between the two, a
+// revocation of the user's other dropped token would have found the user
+// neither live nor in a grace period, and taken them offline.
 func (h *Hub) dropped(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.byUser[c.key]) > 0 || h.closed {
-		return
+	if h.unregisterLocked(c) || h.closed {
+		return // a revocation removed it (its presence is already ended), or shutdown
 	}
-	// A token revoked while its connection was closing has nothing to wait
-	// for: the revocation found no connection, so it is applied here.
-	if h.recentlyRevokedLocked(c.hash) != "" {
-		if g := h.grace[c.key]; g == nil || len(g.tokens) == 0 {
-			go h.markOffline(context.Background(), c.sess.AppID, c.sess.UID)
-			return
-		}
+	// A token revoked while its connection was closing holds nothing: the
+	// revocation found no connection, so it is applied here.
+	if h.recentlyRevokedLocked(c.hash) == "" {
+		h.noteDropLocked(c.key, c.hash, time.Now())
+	}
+	if len(h.byUser[c.key]) > 0 {
+		return // still live; the drop is remembered for the grace period
+	}
+	if len(h.drops[c.key]) == 0 {
+		go h.markOffline(context.Background(), c.sess.AppID, c.sess.UID)
+		return
 	}
 	g := h.grace[c.key]
 	if g == nil {
-		g = &graceEntry{tokens: map[string]struct{}{}}
+		g = &graceEntry{}
 		h.grace[c.key] = g
 	} else {
 		g.timer.Stop()
-	}
-	if h.recentlyRevokedLocked(c.hash) == "" {
-		g.tokens[c.hash] = struct{}{}
-		h.graceBy[c.hash] = c.key
 	}
 	appID, uid, key := c.sess.AppID, c.sess.UID, c.key
 	var t *time.Timer
@@ -622,23 +753,19 @@ func (h *Hub) dropped(c *conn) {
 	g.timer = t
 }
 
-// revokeGraceLocked ends the grace periods held only by revoked tokens
-// (h.mu held) and returns the users to take offline now. A user whose other
-// dropped connection used a live token keeps that one's grace.
+// revokeGraceLocked forgets revoked tokens' drops (h.mu held) and returns
+// the users whose grace period they alone held, to take offline now. A user
+// whose other dropped connection used a live token keeps its grace.
 func (h *Hub) revokeGraceLocked(hashes map[string]bool) []Session {
 	var out []Session
 	for hs := range hashes {
-		key, ok := h.graceBy[hs]
+		key, ok := h.heldBy[hs]
 		if !ok {
 			continue
 		}
-		delete(h.graceBy, hs)
-		g := h.grace[key]
-		if g == nil {
-			continue
-		}
-		delete(g.tokens, hs)
-		if len(g.tokens) == 0 {
+		delete(h.heldBy, hs)
+		delete(h.drops[key], hs)
+		if g := h.grace[key]; g != nil && len(h.drops[key]) == 0 {
 			g.timer.Stop()
 			h.endGraceLocked(key)
 			out = append(out, sessionOfKey(key))
@@ -835,8 +962,8 @@ func (h *Hub) revokeUserLocal(appID, uid, reason string) {
 	inGrace := h.grace[key] != nil
 	if inGrace {
 		h.grace[key].timer.Stop()
-		h.endGraceLocked(key)
 	}
+	h.endGraceLocked(key)
 	h.mu.Unlock()
 	h.revoke(victims, reason)
 	if inGrace {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -564,5 +567,90 @@ func TestReadLimit(t *testing.T) {
 	c.conn.Write(context.Background(), websocket.MessageText, []byte(big))
 	if code, _ := c.closed(5 * time.Second); code != websocket.StatusMessageTooBig {
 		t.Errorf("closed with %d, want 1009 message too big", code)
+	}
+}
+
+// A client that stops reading during a presence flood is dropped as soon as
+// it is behind by the documented bound, not when a blocked write times out
+// (30 s here), and a client that reads hears every event. The client's tiny
+// receive buffer and the server's bounded send buffer make the socket fill
+// after a few dozen KB, as it would on a real network.
+func TestSlowConsumerDroppedAtBound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var mn memNet
+	n := f.node(f.st, mn.bus(), realtime.Config{WriteTimeout: 30 * time.Second, Grace: time.Hour}, true)
+	other := mn.bus()
+
+	reader := n.dial(t, f.user("reader"), true)
+	reader.connected()
+	tiny := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			})
+			return errors.Join(err, serr)
+		},
+	}).DialContext}}
+	id := strconv.FormatInt(n.n.Add(1), 10)
+	n.sessions.Store(id, f.user("sleeper"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sleeper, _, err := websocket.Dial(ctx, n.url+"/?s="+id, &websocket.DialOptions{HTTPClient: tiny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sleeper.CloseNow()
+	eventually(t, 5*time.Second, "both connected", func() bool { return n.hub.Count() == 2 })
+
+	// 6,000 distinct users of ~120-byte messages: 720 KB, well past the
+	// 256 KiB a connection may be behind by. The reader's messages are
+	// counted as they come (its buffer holds only 1,024).
+	const users = 6000
+	heard := make(chan int, 1)
+	go func() {
+		seen := 0
+		for seen < users {
+			select {
+			case m := <-reader.msgs:
+				if m.str("type") == "presence" {
+					seen++
+				}
+			case <-reader.done:
+				heard <- seen
+				return
+			case <-time.After(10 * time.Second):
+				heard <- seen
+				return
+			}
+		}
+		heard <- seen
+	}()
+	pad := strings.Repeat("x", 80)
+	var droppedAt time.Time
+	start := time.Now()
+	for i := range users {
+		other.Publish(context.Background(), realtime.Event{Kind: realtime.KindPresence, Origin: "elsewhere",
+			AppID: f.app.ID, UID: fmt.Sprintf("flood-%05d-%s", i, pad), Status: "online", LastActiveAt: 1})
+		if droppedAt.IsZero() && n.hub.Count() == 1 {
+			droppedAt = time.Now()
+		}
+	}
+	floodEnd := time.Now()
+	eventually(t, 5*time.Second, "the client that never reads is dropped", func() bool { return n.hub.Count() == 1 })
+	if droppedAt.IsZero() {
+		droppedAt = time.Now()
+	}
+	t.Logf("flood of %d events took %v; the sleeper was dropped %v after the flood began", users, floodEnd.Sub(start).Round(time.Millisecond), droppedAt.Sub(start).Round(time.Millisecond))
+	if d := droppedAt.Sub(floodEnd); d > 2*time.Second {
+		t.Errorf("dropped %v after the flood ended, want < 2s (the write timeout is 30s)", d)
+	}
+	// The reader heard the whole flood and is still connected.
+	if seen := <-heard; seen != users {
+		t.Errorf("the reader heard %d of %d events (%v)", seen, users, reader.err)
+	}
+	if !n.hub.Online(f.app.ID, "reader") {
+		t.Error("the reading client was dropped too")
 	}
 }
