@@ -20,7 +20,7 @@ import (
 	"github.com/callgate/callgate/calltoken"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/store/sqlite"
-	"github.com/callgate/callgate/internal/tenant"
+	"github.com/callgate/callgate/internal/provision"
 )
 
 // The examples run against a real callgate server with a dev app, started
@@ -68,7 +68,7 @@ func startExampleServer() (stop func(), err error) {
 		return nil, err
 	}
 	url := "http://" + ln.Addr().String()
-	creds, _, err := tenant.DevBootstrap(ctx, st, dir, url, time.Now())
+	creds, _, err := provision.DevBootstrap(ctx, st, dir, url, time.Now())
 	if err != nil {
 		cancel()
 		ln.Close()

@@ -17,10 +17,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/store/sqlstore"
-	"github.com/callgate/callgate/internal/tenant"
 	"github.com/callgate/callgate/internal/wire"
 )
 
@@ -114,7 +114,7 @@ func adminOpenStore(ctx context.Context, sf *storeFlags, create bool) (*sqlstore
 func adminOfflineApp(ctx context.Context, st store.Store, desc, appFlag, data string) (*store.App, error) {
 	id := strings.ToLower(strings.TrimSpace(appFlag))
 	if id == "" {
-		if c, err := tenant.ReadDevCredentials(filepath.Join(data, tenant.DevCredentialsFile)); err == nil && c.AppID != "" {
+		if c, err := provision.ReadDevCredentials(filepath.Join(data, provision.DevCredentialsFile)); err == nil && c.AppID != "" {
 			id = c.AppID
 		}
 	}

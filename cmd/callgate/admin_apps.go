@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/store"
-	"github.com/callgate/callgate/internal/tenant"
 	"github.com/callgate/callgate/internal/wire"
 )
 
@@ -59,7 +59,7 @@ once and stored only as SHA-256 hashes: save them now.`,
 			}
 			defer st.Close()
 			now := time.Now()
-			app, err := tenant.CreateApp(ctx, st, adminAppID(id), strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(region)), now)
+			app, err := provision.CreateApp(ctx, st, adminAppID(id), strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(region)), now)
 			if errors.Is(err, store.ErrAlreadyExists) {
 				return fmt.Errorf("app %q already exists in %s\n  pick another --id (`callgate apps list` shows the apps there)", adminAppID(id), desc)
 			}
@@ -71,7 +71,7 @@ once and stored only as SHA-256 hashes: save them now.`,
 				{"auth key", store.ScopeAuthOnly},
 				{"REST API key", store.ScopeFullAccess},
 			} {
-				secret, key, err := tenant.CreateAPIKey(ctx, st, app.ID, k.name, k.scope, now)
+				secret, key, err := provision.CreateAPIKey(ctx, st, app.ID, k.name, k.scope, now)
 				if err != nil {
 					return fmt.Errorf("app %s was created but its %s was not: %w\n  create it with `callgate keys create --app %s --scope %s --name %q`", app.ID, k.name, err, app.ID, k.scope, k.name)
 				}

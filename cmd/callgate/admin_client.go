@@ -22,7 +22,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/callgate/callgate/internal/tenant"
+	"github.com/callgate/callgate/internal/provision"
 )
 
 // adminTimeout bounds one REST call.
@@ -63,7 +63,7 @@ func (c *adminConn) devCredsPath() string {
 	if c.data != nil && *c.data != "" {
 		dir = *c.data
 	}
-	return filepath.Join(dir, tenant.DevCredentialsFile)
+	return filepath.Join(dir, provision.DevCredentialsFile)
 }
 
 // client resolves the connection, or says which flag or variable to set.
@@ -74,9 +74,9 @@ func (c *adminConn) client() (*adminClient, error) {
 		hc: &http.Client{Timeout: adminTimeout},
 	}
 	path := c.devCredsPath()
-	note := fmt.Sprintf("with `callgate serve --dev`, --data pointing at its data directory supplies all three from its %s; there is none at %s", tenant.DevCredentialsFile, path)
+	note := fmt.Sprintf("with `callgate serve --dev`, --data pointing at its data directory supplies all three from its %s; there is none at %s", provision.DevCredentialsFile, path)
 	if cl.base == "" || cl.appID == "" || cl.apiKey == "" {
-		creds, err := tenant.ReadDevCredentials(path)
+		creds, err := provision.ReadDevCredentials(path)
 		switch {
 		case err == nil:
 			note = "defaults were read from " + path

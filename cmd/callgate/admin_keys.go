@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlstore"
-	"github.com/callgate/callgate/internal/tenant"
 	"github.com/callgate/callgate/internal/wire"
 )
 
@@ -82,7 +82,7 @@ func newAdminKeysCreateCmd() *cobra.Command {
   callgate keys create --data ./callgate-data --app my-app --scope fullAccess --name "backend"`,
 		Args: adminArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !tenant.ValidScope(scope) {
+			if !provision.ValidScope(scope) {
 				if scope == "" {
 					return errors.New("missing --scope: pass --scope authOnly (may only create users and auth tokens — what a client's login needs) or --scope fullAccess (the whole REST API)")
 				}
@@ -119,9 +119,9 @@ func newAdminKeysCreateCmd() *cobra.Command {
 					return err
 				}
 				defer st.Close()
-				secret, k, err := tenant.CreateAPIKey(ctx, st, app.ID, strings.TrimSpace(name), scope, time.Now())
+				secret, k, err := provision.CreateAPIKey(ctx, st, app.ID, strings.TrimSpace(name), scope, time.Now())
 				if errors.Is(err, store.ErrLimitReached) {
-					return fmt.Errorf("app %s already has the maximum of %d API keys\n  delete one first: `callgate keys list` then `callgate keys delete KEY_ID`", app.ID, tenant.MaxAPIKeys)
+					return fmt.Errorf("app %s already has the maximum of %d API keys\n  delete one first: `callgate keys list` then `callgate keys delete KEY_ID`", app.ID, provision.MaxAPIKeys)
 				}
 				if err != nil {
 					return err
@@ -252,8 +252,8 @@ immediate.`,
 			}
 			defer st.Close()
 			var k *store.APIKey
-			if auth.IsAPIKey(ref) {
-				k, err = st.GetAPIKeyByHash(ctx, app.ID, auth.Hash(ref))
+			if credential.IsAPIKey(ref) {
+				k, err = st.GetAPIKeyByHash(ctx, app.ID, credential.Hash(ref))
 			} else {
 				k, err = st.GetAPIKey(ctx, app.ID, ref)
 			}

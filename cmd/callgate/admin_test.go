@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/servertest"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 // cli runs the callgate CLI in-process, as the binary would.
@@ -429,7 +429,7 @@ func TestAdminOfflineKeyOnServerData(t *testing.T) {
 func TestAdminDevCredentialDefaults(t *testing.T) {
 	isolateEnv(t)
 	s := servertest.Start(t, servertest.Options{})
-	if _, err := os.Stat(filepath.Join(s.DataDir, tenant.DevCredentialsFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(s.DataDir, provision.DevCredentialsFile)); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err := cli(t, "users", "get", "cometchat-uid-3", "--data", s.DataDir)

@@ -21,7 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/callgate/callgate/internal/loadgen"
-	"github.com/callgate/callgate/internal/tenant"
+	"github.com/callgate/callgate/internal/provision"
 )
 
 func init() { extraCommands = append(extraCommands, newBenchCmd, newBenchBaselineCmd) }
@@ -211,7 +211,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, f *benchFlags) erro
 		if err := waitReady(ctx, env.url+"/readyz", filepath.Join(tmp, "server.log")); err != nil {
 			return err
 		}
-		creds, err := tenant.ReadDevCredentials(filepath.Join(tmp, "data", tenant.DevCredentialsFile))
+		creds, err := provision.ReadDevCredentials(filepath.Join(tmp, "data", provision.DevCredentialsFile))
 		if err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
-	"github.com/callgate/callgate/internal/tenant"
+	"github.com/callgate/callgate/internal/provision"
 )
 
 func init() { extraCommands = append(extraCommands, newBenchRealtimeCmd) }
@@ -162,7 +162,7 @@ func runBenchRealtime(ctx context.Context, stdout, stderr io.Writer, f *rtBenchF
 	if err := waitReady(ctx, url+"/readyz", filepath.Join(tmp, "server.log")); err != nil {
 		return err
 	}
-	creds, err := tenant.ReadDevCredentials(filepath.Join(tmp, "data", tenant.DevCredentialsFile))
+	creds, err := provision.ReadDevCredentials(filepath.Join(tmp, "data", provision.DevCredentialsFile))
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/store/sqlite"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 var (
@@ -106,7 +106,7 @@ func TestCrashLosesNoAcknowledgedToken(t *testing.T) {
 		t.Run(durability, func(t *testing.T) {
 			dir := t.TempDir()
 			srv := startServe(t, "--dev", "--data", dir, "--rate-limit", "off", "--log-level", "warn", "--durability", durability)
-			creds, err := tenant.ReadDevCredentials(filepath.Join(dir, tenant.DevCredentialsFile))
+			creds, err := provision.ReadDevCredentials(filepath.Join(dir, provision.DevCredentialsFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestCrashLosesNoAcknowledgedToken(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := 0; !stop.Load(); i++ {
-						uid := tenant.SampleUsers[(w+i)%len(tenant.SampleUsers)].UID
+						uid := provision.SampleUsers[(w+i)%len(provision.SampleUsers)].UID
 						req, _ := http.NewRequest("POST", srv.url+"/v3/users/"+uid+"/auth_tokens", strings.NewReader(`{}`))
 						req.Header.Set("appId", creds.AppID)
 						req.Header.Set("apiKey", creds.AuthKey)

@@ -18,10 +18,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/callgate/callgate/internal/nodeid"
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/signing"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 type serveFlags struct {
@@ -159,7 +160,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		publicURL = host
 	}
 
-	node := "node-" + tenant.NewAppID()
+	node := nodeid.New("node")
 	var bus realtime.Bus = realtime.LocalBus{}
 	if f.db != "" {
 		if bus, err = realtime.NewPGBus(ctx, f.db, st.DB(), node, log); err != nil {
@@ -190,12 +191,12 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	go srv.Run(bg)
 
 	if f.dev {
-		creds, created, err := tenant.DevBootstrap(ctx, st, f.data, host, time.Now())
+		creds, created, err := provision.DevBootstrap(ctx, st, f.data, host, time.Now())
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("dev mode set-up: %w", err)
 		}
-		printDevBanner(stdout, creds, created, filepath.Join(f.data, tenant.DevCredentialsFile))
+		printDevBanner(stdout, creds, created, filepath.Join(f.data, provision.DevCredentialsFile))
 	}
 	// A server started without its master key (or with another) would fail
 	// at its first call token: refuse now instead.
@@ -242,7 +243,7 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func printDevBanner(w io.Writer, c *tenant.DevCredentials, created bool, path string) {
+func printDevBanner(w io.Writer, c *provision.DevCredentials, created bool, path string) {
 	what := "reusing the dev app in"
 	if created {
 		what = "created a dev app; credentials saved to"
@@ -255,9 +256,9 @@ func printDevBanner(w io.Writer, c *tenant.DevCredentials, created bool, path st
 	fmt.Fprintf(&b, "  Auth key      %s   (authOnly: create users and auth tokens — what login(uid, apiKey) needs)\n", c.AuthKey)
 	fmt.Fprintf(&b, "  REST API key  %s   (fullAccess: the whole REST API; keep it on servers)\n", c.RESTAPIKey)
 	fmt.Fprintf(&b, "  Sample users ")
-	for i, u := range tenant.SampleUsers {
+	for i, u := range provision.SampleUsers {
 		sep := ","
-		if i == len(tenant.SampleUsers)-1 {
+		if i == len(provision.SampleUsers)-1 {
 			sep = ""
 		}
 		fmt.Fprintf(&b, " %s (%s)%s", u.UID, u.Name, sep)

@@ -19,11 +19,12 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/callgate/callgate/internal/nodeid"
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/store/sqlstore"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 // Hub-level tests: the hub on real SQLite and real sockets, without the
@@ -47,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	app, err := tenant.CreateApp(ctx, st, "rt-app", "realtime", "us", time.Now())
+	app, err := provision.CreateApp(ctx, st, "rt-app", "realtime", "us", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func (f *fixture) user(uid string) realtime.Session {
 	f.t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	_, tok := tenant.NewAuthToken(f.app, uid, now)
+	_, tok := provision.NewAuthToken(f.app, uid, now)
 	u := &store.User{AppID: f.app.ID, UID: uid, Name: uid, Role: "default", CreatedAt: now.Unix(), UpdatedAt: now.Unix()}
 	err := f.st.CreateUser(ctx, u, tok)
 	if errors.Is(err, store.ErrAlreadyExists) {
@@ -95,7 +96,7 @@ type node struct {
 func (f *fixture) node(st store.Store, bus realtime.Bus, cfg realtime.Config, run bool) *node {
 	f.t.Helper()
 	if cfg.Node == "" {
-		cfg.Node = "node-" + tenant.NewAppID()
+		cfg.Node = nodeid.New("node")
 	}
 	n := &node{hub: realtime.New(st, bus, cfg), runDone: make(chan struct{})}
 	if err := n.hub.Start(context.Background()); err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/callgate/callgate/internal/apierr"
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -47,7 +47,7 @@ func appIDFrom(r *http.Request) string {
 // lookupApp returns the named app or AUTH_ERR_INVALID_APPID (counted as a
 // failed authentication).
 func (s *Server) lookupApp(r *http.Request, appID string) (*store.App, error) {
-	if !auth.ValidAppID(appID) {
+	if !credential.ValidAppID(appID) {
 		return nil, s.authFailed(r, apierr.New(apierr.InvalidAppID).With("appId", sanitize(appID)))
 	}
 	app, err := s.getApp(r.Context(), appID)
@@ -71,9 +71,9 @@ func (s *Server) authKey(r *http.Request, kind authKind, c *call) error {
 	if secret == "" {
 		return apierr.New(apierr.EmptyAPIKey)
 	}
-	hash := auth.Hash(secret)
+	hash := credential.Hash(secret)
 	key, err := s.cachedAPIKey(r.Context(), app.ID, hash)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !auth.Equal(key.Hash, hash) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !credential.Equal(key.Hash, hash) {
 		return s.authFailed(r, apierr.New(apierr.APIKeyNotFound).With("appId", app.ID))
 	}
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *Server) authToken(r *http.Request, token string, c *call) error {
 // session resolves a plaintext token to a live session: known, unexpired,
 // of an active user.
 func (s *Server) session(ctx context.Context, token string) (*store.AuthToken, *store.User, error) {
-	hash, ok := auth.TokenKey(token)
+	hash, ok := credential.TokenKey(token)
 	if !ok {
 		return nil, nil, store.ErrNotFound // not a token's shape: no lookup needed
 	}
@@ -137,7 +137,7 @@ func (s *Server) session(ctx context.Context, token string) (*store.AuthToken, *
 	if err != nil {
 		return nil, nil, err
 	}
-	if !auth.Equal(tok.Hash, hash) || user.DeactivatedAt != 0 || tok.ExpiresAt > 0 && s.now().Unix() >= tok.ExpiresAt {
+	if !credential.Equal(tok.Hash, hash) || user.DeactivatedAt != 0 || tok.ExpiresAt > 0 && s.now().Unix() >= tok.ExpiresAt {
 		return nil, nil, store.ErrNotFound
 	}
 	s.touch.mark(tok, s.now().Unix())

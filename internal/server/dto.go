@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/callgate/callgate/internal/apierr"
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/wire"
 )
@@ -108,7 +108,7 @@ func (v *validator) url(field, s string) {
 
 // uid normalises a uid from a body or path, recording a bad one.
 func (v *validator) uid(field, s string) string {
-	uid, reason := auth.NormalizeUID(s)
+	uid, reason := credential.NormalizeUID(s)
 	if reason != "" {
 		v.bad(field, reason)
 	}
@@ -125,7 +125,7 @@ func (v *validator) role(p *string) *string {
 		v.bad("role", "must be at most 100 characters")
 		return p
 	}
-	r, reason := auth.NormalizeUID(*p)
+	r, reason := credential.NormalizeUID(*p)
 	if reason != "" {
 		v.bad("role", "may only contain a-z, 0-9, _ and -")
 	}

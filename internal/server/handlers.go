@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/callgate/callgate/internal/apierr"
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/store"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 // Revocation reasons, as sent to realtime clients.
@@ -42,7 +42,7 @@ func (v *validator) key(req keyReq, create bool) {
 		v.text("name", name, maxNameLen)
 	}
 	if req.Scope != nil || create {
-		if !tenant.ValidScope(deref(req.Scope)) {
+		if !provision.ValidScope(deref(req.Scope)) {
 			v.bad("scope", "must be authOnly or fullAccess")
 		}
 	}
@@ -58,9 +58,9 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := v.result(); err != nil {
 		return err
 	}
-	secret, k, err := tenant.CreateAPIKey(r.Context(), s.st, c.app.ID, strings.TrimSpace(*req.Name), *req.Scope, s.now())
+	secret, k, err := provision.CreateAPIKey(r.Context(), s.st, c.app.ID, strings.TrimSpace(*req.Name), *req.Scope, s.now())
 	if errors.Is(err, store.ErrLimitReached) {
-		return apierr.New(apierr.APIKeyLimit).With("max", strconv.Itoa(tenant.MaxAPIKeys))
+		return apierr.New(apierr.APIKeyLimit).With("max", strconv.Itoa(provision.MaxAPIKeys))
 	}
 	if err != nil {
 		return err
@@ -85,8 +85,8 @@ func (s *Server) resolveKey(r *http.Request, c *call) (*store.APIKey, error) {
 	ref := r.PathValue("ref")
 	var k *store.APIKey
 	var err error
-	if auth.IsAPIKey(ref) {
-		k, err = s.st.GetAPIKeyByHash(r.Context(), c.app.ID, auth.Hash(ref))
+	if credential.IsAPIKey(ref) {
+		k, err = s.st.GetAPIKeyByHash(r.Context(), c.app.ID, credential.Hash(ref))
 	} else {
 		k, err = s.st.GetAPIKey(r.Context(), c.app.ID, ref)
 	}
@@ -213,7 +213,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 		if err := s.tokLimit.allow(w, c.app.ID, now); err != nil {
 			return s.limited(err)
 		}
-		secret, tok = tenant.NewAuthToken(c.app, uid, now)
+		secret, tok = provision.NewAuthToken(c.app, uid, now)
 	}
 	if err := s.st.CreateUser(r.Context(), u, tok); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
@@ -449,7 +449,7 @@ func (s *Server) createAuthToken(w http.ResponseWriter, r *http.Request, c *call
 	if err := s.tokLimit.allow(w, c.app.ID, now); err != nil {
 		return s.limited(err)
 	}
-	secret, tok := tenant.NewAuthToken(c.app, uid, now)
+	secret, tok := provision.NewAuthToken(c.app, uid, now)
 	tok.Platform, tok.DeviceID, tok.UserAgent = req.Platform, req.DeviceID, req.UserAgent
 	if err := s.st.CreateAuthToken(r.Context(), tok); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -490,7 +490,7 @@ func (s *Server) resolveToken(r *http.Request, c *call) (*store.AuthToken, error
 	}
 	ref := r.PathValue("ref")
 	notFound := apierr.New(apierr.RESTTokenNotFound).With("uid", uid)
-	if key, ok := auth.TokenKey(ref); ok {
+	if key, ok := credential.TokenKey(ref); ok {
 		tok, _, err := s.st.GetSession(r.Context(), key)
 		if errors.Is(err, store.ErrNotFound) || err == nil && (tok.AppID != c.app.ID || tok.UID != uid) {
 			return nil, notFound

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/servertest"
 	"github.com/callgate/callgate/internal/store"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 // versions are the prefixes every API route is served under.
@@ -316,14 +316,14 @@ var tokenRE = regexp.MustCompile(`^[a-z0-9_-]+_[0-9]+[0-9a-f]{64}$`)
 func secondApp(t testing.TB, st store.Store, id string) (appID, fullKey, authKey string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := tenant.CreateApp(ctx, st, id, "second app", "eu", time.Now()); err != nil {
+	if _, err := provision.CreateApp(ctx, st, id, "second app", "eu", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	full, _, err := tenant.CreateAPIKey(ctx, st, id, "b full", store.ScopeFullAccess, time.Now())
+	full, _, err := provision.CreateAPIKey(ctx, st, id, "b full", store.ScopeFullAccess, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ao, _, err := tenant.CreateAPIKey(ctx, st, id, "b auth", store.ScopeAuthOnly, time.Now())
+	ao, _, err := provision.CreateAPIKey(ctx, st, id, "b auth", store.ScopeAuthOnly, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/nodeid"
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/store/postgres"
 	"github.com/callgate/callgate/internal/store/postgres/pgtest"
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/store/sqlstore"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 // Server is a running test server.
@@ -106,7 +107,7 @@ func Start(t testing.TB, opts Options) *Server {
 	var listening chan struct{} // closed once the PostgreSQL bus listens
 	if !opts.NoRealtime {
 		rc := opts.Realtime
-		rc.Node = "test-" + tenant.NewAppID()
+		rc.Node = nodeid.New("test")
 		rc.Log = cfg.Logger
 		rc.OnRemote = func(ev realtime.Event) { api.OnRemote(ev) }
 		var bus realtime.Bus = realtime.LocalBus{}
@@ -125,11 +126,11 @@ func Start(t testing.TB, opts Options) *Server {
 		cfg.Hub = hub
 	}
 	api = server.New(cfg)
-	creds := &tenant.DevCredentials{}
+	creds := &provision.DevCredentials{}
 	if opts.Join != nil {
 		j := opts.Join
 		creds.AppID, creds.Region, creds.AuthKey, creds.RESTAPIKey = j.AppID, j.Region, j.AuthKey, j.RESTKey
-	} else if creds, _, err = tenant.DevBootstrap(ctx, st, dir, url, time.Now()); err != nil {
+	} else if creds, _, err = provision.DevBootstrap(ctx, st, dir, url, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// As `callgate serve` does: every app has its signing key from the start.

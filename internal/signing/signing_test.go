@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/signing"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
-	"github.com/callgate/callgate/internal/tenant"
 )
 
 var master = bytes.Repeat([]byte{0x5a}, 32)
@@ -229,11 +229,11 @@ func TestActiveRotateEnsure(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	now := time.Unix(1_800_000_000, 0)
-	a, err := tenant.CreateApp(ctx, st, "app-a", "A", "us", now)
+	a, err := provision.CreateApp(ctx, st, "app-a", "A", "us", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tenant.CreateApp(ctx, st, "app-b", "B", "us", now); err != nil {
+	if _, err := provision.CreateApp(ctx, st, "app-b", "B", "us", now); err != nil {
 		t.Fatal(err)
 	}
 	kr, _ := signing.NewKeyring(master)
@@ -250,7 +250,7 @@ func TestActiveRotateEnsure(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Active on an app without a key creates it.
-	if _, err := tenant.CreateApp(ctx, st, "app-c", "C", "us", now); err != nil {
+	if _, err := provision.CreateApp(ctx, st, "app-c", "C", "us", now); err != nil {
 		t.Fatal(err)
 	}
 	sc, err := signing.Active(ctx, st, kr, "app-c", now)
@@ -301,8 +301,8 @@ func TestCheck(t *testing.T) {
 	if err := signing.Check(ctx, st, nil, 10); err != nil {
 		t.Fatalf("empty store: %v", err)
 	}
-	tenant.CreateApp(ctx, st, "app-a", "A", "us", now)
-	tenant.CreateApp(ctx, st, "app-b", "B", "us", now)
+	provision.CreateApp(ctx, st, "app-a", "A", "us", now)
+	provision.CreateApp(ctx, st, "app-b", "B", "us", now)
 	if _, err := signing.Active(ctx, st, kr, "app-b", now); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/postgres/pgtest"
 )
@@ -35,7 +35,7 @@ func TestInsertTokensStatement(t *testing.T) {
 	uids := []string{"alice", "bob", "ghost", "alice"}
 	var hashes [][]byte
 	for _, uid := range uids {
-		_, key := auth.NewAuthToken(uid, time.Unix(10, 0))
+		_, key := credential.NewToken(uid, time.Unix(10, 0))
 		hashes = append(hashes, key)
 	}
 	ids := []string{"tok_1", "tok_2", "tok_3", "tok_4"}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/postgres"
 	"github.com/callgate/callgate/internal/store/postgres/pgtest"
@@ -454,7 +454,7 @@ func TestMigrationTokenKeysByUser(t *testing.T) {
 	}
 	must(s.CreateApp(ctx, &store.App{ID: "app", Name: "a", Region: "us"}))
 	must(s.CreateUser(ctx, &store.User{AppID: "app", UID: "alice", Name: "A", Role: "default"}, nil))
-	token, key := auth.NewAuthToken("alice", time.Unix(1_800_000_000, 0))
+	token, key := credential.NewToken("alice", time.Unix(1_800_000_000, 0))
 	oldKey := key[len("alice")+1:]
 	db := s.DB()
 	for _, q := range []string{
@@ -473,7 +473,7 @@ func TestMigrationTokenKeysByUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	want, _ := auth.TokenKey(token)
+	want, _ := credential.TokenKey(token)
 	tok, _, err := s.GetSession(ctx, want)
 	if err != nil || tok.ID != "tok_old" {
 		t.Fatalf("the old token after the migration: %v %v", tok, err)

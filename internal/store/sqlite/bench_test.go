@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
 )
@@ -42,8 +42,8 @@ func BenchmarkCreateAuthToken(b *testing.B) {
 				for pb.Next() {
 					i := n.Add(1)
 					uid := fmt.Sprintf("user-%d", i%users)
-					_, key := auth.NewAuthToken(uid, time.Now()) // keys as the server makes them
-					t := &store.AuthToken{Hash: key, ID: auth.NewID("tok"), AppID: app.ID, UID: uid, CreatedAt: 1}
+					_, key := credential.NewToken(uid, time.Now()) // keys as the server makes them
+					t := &store.AuthToken{Hash: key, ID: credential.NewID("tok"), AppID: app.ID, UID: uid, CreatedAt: 1}
 					if err := s.CreateAuthToken(ctx, t); err != nil {
 						b.Error(err)
 						return

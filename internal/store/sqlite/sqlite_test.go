@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/store/sqlstore"
@@ -444,7 +444,7 @@ func TestMigrationTokenKeysByUser(t *testing.T) {
 	}
 	must(s.CreateApp(ctx, &store.App{ID: "app", Name: "a", Region: "us"}))
 	must(s.CreateUser(ctx, &store.User{AppID: "app", UID: "alice", Name: "A", Role: "default"}, nil))
-	token, key := auth.NewAuthToken("alice", time.Unix(1_800_000_000, 0))
+	token, key := credential.NewToken("alice", time.Unix(1_800_000_000, 0))
 	oldKey := key[len("alice")+1:] // what 0003's schema stored
 	db := s.DB()
 	// Back to the state before 0004: an old-format row, the old index.
@@ -468,7 +468,7 @@ func TestMigrationTokenKeysByUser(t *testing.T) {
 	if len(s.Applied()) != 1 || s.Applied()[0].Version != 4 {
 		t.Fatalf("applied %v, want migration 4", s.Applied())
 	}
-	want, _ := auth.TokenKey(token)
+	want, _ := credential.TokenKey(token)
 	tok, _, err := s.GetSession(ctx, want)
 	if err != nil || tok.ID != "tok_old" {
 		t.Fatalf("the old token after the migration: %v %v", tok, err)
@@ -506,8 +506,8 @@ func TestWALRewindsUnderConstantWrites(t *testing.T) {
 			defer wg.Done()
 			for i := next.Add(1); i <= tokens; i = next.Add(1) {
 				uid := fmt.Sprintf("u%d", i%users)
-				_, key := auth.NewAuthToken(uid, time.Now())
-				if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: key, ID: auth.NewID("tok"), AppID: "a", UID: uid, CreatedAt: 1}); err != nil {
+				_, key := credential.NewToken(uid, time.Now())
+				if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: key, ID: credential.NewID("tok"), AppID: "a", UID: uid, CreatedAt: 1}); err != nil {
 					t.Error(err)
 					return
 				}

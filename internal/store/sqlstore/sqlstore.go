@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/migrate"
 )
@@ -483,12 +483,12 @@ func userArgs(u *User) []any {
 const tokenCols = `hash, id, app_id, uid, platform, device_id, user_agent, created_at, last_used_at, expires_at`
 
 // userTokens selects one user's tokens. Token keys begin with the uid
-// (auth.TokenKey), so the key range finds them in the primary key; the
+// (credential.TokenKey), so the key range finds them in the primary key; the
 // app and uid conditions keep other apps' users of the same uid out.
 const userTokens = `WHERE hash >= ? AND hash < ? AND app_id = ? AND uid = ?`
 
 func userTokenArgs(appID, uid string, more ...any) []any {
-	lo, hi := auth.TokenKeyRange(uid)
+	lo, hi := credential.TokenKeyRange(uid)
 	return append([]any{lo, hi, appID, uid}, more...)
 }
 

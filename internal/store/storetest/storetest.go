@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -156,14 +156,14 @@ var tokenSeq struct {
 }
 
 // tokenRec is an auth token (not stored) with a key as the server makes
-// them (auth.TokenKey: the uid first), a random display id and a creation
+// them (credential.TokenKey: the uid first), a random display id and a creation
 // time that increases with every call, so lists have a defined order.
 func tokenRec(appID, uid string) *store.AuthToken {
 	tokenSeq.Lock()
 	tokenSeq.n++
 	n := tokenSeq.n
 	tokenSeq.Unlock()
-	_, key := auth.NewAuthToken(uid, time.Unix(base+n, 0))
+	_, key := credential.NewToken(uid, time.Unix(base+n, 0))
 	return &store.AuthToken{
 		Hash:      key,
 		ID:        "tok_" + randHex(8),

@@ -1,4 +1,4 @@
-package auth
+package credential
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 
 func TestAuthTokenFormat(t *testing.T) {
 	now := time.Unix(1732700000, 0)
-	tok, hash := NewAuthToken("cometchat-uid_1", now)
+	tok, hash := NewToken("cometchat-uid_1", now)
 	if !strings.HasPrefix(tok, "cometchat-uid_1_1732700000") || len(tok) != len("cometchat-uid_1_1732700000")+64 {
 		t.Fatalf("bad token %q", tok)
 	}
@@ -17,7 +17,7 @@ func TestAuthTokenFormat(t *testing.T) {
 		t.Fatal("key mismatch")
 	}
 	// Keys sort by user, then time; a user's keys lie in TokenKeyRange.
-	later, _ := NewAuthToken("cometchat-uid_1", now.Add(time.Second))
+	later, _ := NewToken("cometchat-uid_1", now.Add(time.Second))
 	lk, _ := TokenKey(later)
 	if string(lk) <= string(key) {
 		t.Fatal("a user's keys do not sort by creation time")
@@ -29,7 +29,7 @@ func TestAuthTokenFormat(t *testing.T) {
 		}
 	}
 	// A uid that extends another (uid_1 vs uid_10) is outside its range.
-	other, _ := NewAuthToken("cometchat-uid_10", now)
+	other, _ := NewToken("cometchat-uid_10", now)
 	ok2, _ := TokenKey(other)
 	if string(ok2) >= string(lo) && string(ok2) < string(hi) {
 		t.Fatal("another user's key inside the range")
@@ -46,7 +46,7 @@ func TestAuthTokenFormat(t *testing.T) {
 	if !ok || uid != "cometchat-uid_1" {
 		t.Fatalf("TokenUID = %q %v", uid, ok)
 	}
-	another, _ := NewAuthToken("cometchat-uid_1", now)
+	another, _ := NewToken("cometchat-uid_1", now)
 	if another == tok {
 		t.Fatal("tokens repeat")
 	}

@@ -1,7 +1,9 @@
-// Package tenant holds the operations that create tenants and their
-// credentials. The REST handlers, the offline CLI (bootstrap on a data dir)
-// and dev mode all go through here, so a key or an app is made one way.
-package tenant
+// Package provision creates tenants and their credentials: apps, API keys,
+// auth-token records, the sample users and the dev app. The REST handlers,
+// the offline CLI (bootstrap on a data dir) and dev mode all go through
+// here, so a key or an app is made one way. It imports only store,
+// credential and secretfile of callgate's.
+package provision
 
 import (
 	"context"
@@ -11,7 +13,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -30,10 +32,10 @@ func CreateApp(ctx context.Context, st store.Store, id, name, region string, now
 	if id == "" {
 		id = NewAppID()
 	}
-	if !auth.ValidAppID(id) {
+	if !credential.ValidAppID(id) {
 		return nil, fmt.Errorf("app id %q: use 1–64 characters of a-z, 0-9 and -", id)
 	}
-	if !auth.ValidRegion(region) {
+	if !credential.ValidRegion(region) {
 		return nil, fmt.Errorf("region %q: use 1–32 characters of a-z, 0-9 and - (us, eu, in)", region)
 	}
 	if name == "" {
@@ -58,8 +60,8 @@ func CreateAPIKey(ctx context.Context, st store.Store, appID, name, scope string
 	if !ValidScope(scope) {
 		return "", nil, fmt.Errorf("scope %q: want authOnly or fullAccess", scope)
 	}
-	secret, hash := auth.NewAPIKey()
-	k := &store.APIKey{ID: auth.NewID("key"), AppID: appID, Name: name, Scope: scope, Hash: hash, CreatedAt: now.Unix()}
+	secret, hash := credential.NewAPIKey()
+	k := &store.APIKey{ID: credential.NewID("key"), AppID: appID, Name: name, Scope: scope, Hash: hash, CreatedAt: now.Unix()}
 	if err := st.CreateAPIKey(ctx, k, MaxAPIKeys); err != nil {
 		return "", nil, err
 	}
@@ -68,30 +70,10 @@ func CreateAPIKey(ctx context.Context, st store.Store, appID, name, scope string
 
 // NewAuthToken builds a token record for uid and returns its secret.
 func NewAuthToken(app *store.App, uid string, now time.Time) (string, *store.AuthToken) {
-	secret, hash := auth.NewAuthToken(uid, now)
-	t := &store.AuthToken{Hash: hash, ID: auth.NewID("tok"), AppID: app.ID, UID: uid, CreatedAt: now.Unix()}
+	secret, hash := credential.NewToken(uid, now)
+	t := &store.AuthToken{Hash: hash, ID: credential.NewID("tok"), AppID: app.ID, UID: uid, CreatedAt: now.Unix()}
 	if app.Settings.AuthTokenTTL > 0 {
 		t.ExpiresAt = now.Unix() + app.Settings.AuthTokenTTL
 	}
 	return secret, t
-}
-
-// SampleUsers are the five users every dev app gets, as in the seed.
-var SampleUsers = []struct{ UID, Name string }{
-	{"cometchat-uid-1", "Andrew Joseph"},
-	{"cometchat-uid-2", "George Alan"},
-	{"cometchat-uid-3", "Nancy Grace"},
-	{"cometchat-uid-4", "Susan Marie"},
-	{"cometchat-uid-5", "John Paul"},
-}
-
-// CreateSampleUsers adds the sample users that do not exist yet.
-func CreateSampleUsers(ctx context.Context, st store.Store, appID string, now time.Time) error {
-	for _, su := range SampleUsers {
-		u := &store.User{AppID: appID, UID: su.UID, Name: su.Name, Role: "default", CreatedAt: now.Unix(), UpdatedAt: now.Unix()}
-		if err := st.CreateUser(ctx, u, nil); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
-			return fmt.Errorf("create sample user %s: %w", su.UID, err)
-		}
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package tenant
+package provision
 
 import (
 	"context"
@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/callgate/callgate/internal/auth"
+	"github.com/callgate/callgate/internal/credential"
+	"github.com/callgate/callgate/internal/secretfile"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -46,7 +47,7 @@ func DevBootstrap(ctx context.Context, st store.Store, dataDir, host string, now
 	path := filepath.Join(dataDir, DevCredentialsFile)
 	if c, err := ReadDevCredentials(path); err == nil && devCredsValid(ctx, st, c) {
 		c.Host = host
-		return c, false, WriteSecretJSON(path, c)
+		return c, false, secretfile.WriteJSON(path, c)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, false, err
 	}
@@ -66,7 +67,7 @@ func DevBootstrap(ctx context.Context, st store.Store, dataDir, host string, now
 		return nil, false, err
 	}
 	c := &DevCredentials{AppID: app.ID, Region: app.Region, AuthKey: authKey, RESTAPIKey: restKey, Host: host}
-	return c, true, WriteSecretJSON(path, c)
+	return c, true, secretfile.WriteJSON(path, c)
 }
 
 func devCredsValid(ctx context.Context, st store.Store, c *DevCredentials) bool {
@@ -74,43 +75,9 @@ func devCredsValid(ctx context.Context, st store.Store, c *DevCredentials) bool 
 		return false
 	}
 	for _, k := range []string{c.AuthKey, c.RESTAPIKey} {
-		if _, err := st.GetAPIKeyByHash(ctx, c.AppID, auth.Hash(k)); err != nil {
+		if _, err := st.GetAPIKeyByHash(ctx, c.AppID, credential.Hash(k)); err != nil {
 			return false
 		}
 	}
 	return true
-}
-
-// WriteSecretJSON writes v to path atomically (temp file, then rename) with
-// mode 0600, so a crash never leaves a half-written file of secrets.
-func WriteSecretJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

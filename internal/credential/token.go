@@ -1,0 +1,66 @@
+package credential
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NewToken returns a token in the CometChat format
+// {uid}_{unix seconds}{64 hex} (256 random bits) and its storage key.
+func NewToken(uid string, now time.Time) (token string, key []byte) {
+	token = uid + "_" + strconv.FormatInt(now.Unix(), 10) + randomHex(32)
+	key, _ = TokenKey(token)
+	return token, key
+}
+
+// TokenKey is how a token is stored and looked up: the uid, a zero byte,
+// the creation second (big-endian) and the SHA-256 of the whole token, all
+// taken from the token itself. Keys sort by user, so one B-tree serves both
+// lookups by token and every per-user query (TokenKeyRange) and a login
+// writes one index page instead of two; within a user they sort by time.
+// The hash is what makes the key unguessable and unique. ok is false when s
+// does not have a token's shape.
+func TokenKey(s string) (key []byte, ok bool) {
+	uid, secs, ok := parseToken(s)
+	if !ok {
+		return nil, false
+	}
+	key = make([]byte, 0, len(uid)+1+8+sha256.Size)
+	key = append(append(key, uid...), 0)
+	key = binary.BigEndian.AppendUint64(key, uint64(secs))
+	h := sha256.Sum256([]byte(s))
+	return append(key, h[:]...), true
+}
+
+// TokenKeyRange bounds the keys of uid's tokens: lo ≤ key < hi. uids never
+// hold a zero byte, so the range holds exactly that user's tokens.
+func TokenKeyRange(uid string) (lo, hi []byte) {
+	lo = append([]byte(uid), 0)
+	hi = append([]byte(uid), 1)
+	return lo, hi
+}
+
+// TokenUID returns the uid a token was minted for, if s has a token's shape.
+func TokenUID(s string) (uid string, ok bool) {
+	uid, _, ok = parseToken(s)
+	return uid, ok
+}
+
+func parseToken(s string) (uid string, secs int64, ok bool) {
+	i := strings.LastIndexByte(s, '_')
+	if i <= 0 {
+		return "", 0, false
+	}
+	tail := s[i+1:]
+	if len(tail) < 64+1 || len(tail) > 64+19 || !isHex(tail[len(tail)-64:]) {
+		return "", 0, false
+	}
+	secs, err := strconv.ParseInt(tail[:len(tail)-64], 10, 64)
+	if err != nil || secs < 0 {
+		return "", 0, false
+	}
+	return s[:i], secs, true
+}

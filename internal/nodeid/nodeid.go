@@ -1,0 +1,17 @@
+// Package nodeid names a server process among the nodes of one database:
+// presence rows and bus events carry it, so a node can tell its own events
+// and the nodes that died. It imports nothing of callgate's.
+package nodeid
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// New returns a random node id, prefix-{16 hex}: 64 random bits, so ids of
+// nodes started at the same moment do not collide.
+func New(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
