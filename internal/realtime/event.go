@@ -1,7 +1,3 @@
-// Package realtime is callgate's live layer: WebSocket connections per
-// session, presence (a user is online while one of their connections is
-// live), and revocation that closes every connection of a dead token —
-// on one node, or on many sharing PostgreSQL (events cross nodes on a Bus).
 package realtime
 
 import (
