@@ -28,8 +28,8 @@ const (
 // Session is the authenticated session a connection belongs to.
 type Session struct {
 	AppID, UID string
-	TokenHash  []byte
-	ExpiresAt  int64 // unix seconds; 0 = never
+	TokenHash  []byte // the token's key (credential.TokenKey), not a bare hash
+	ExpiresAt  int64  // unix seconds; 0 = never
 }
 
 type conn struct {
@@ -103,7 +103,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	ctx, abort := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer abort()
 	c.abort = abort
-	// "connected" must be the first message (DESIGN.md; the SDK reports
+	// "connected" must be the first message (docs/realtime.md; the SDK reports
 	// OnConnected on it). Queue it before registering: once registered, the
 	// connection receives other users' presence events, and queued later it
 	// could follow one of them. Nothing is written until the writer starts,

@@ -184,7 +184,8 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 	return nil
 }
 
-// unregister removes c; it reports false when a revocation already did.
+// unregister removes c; it reports true when c was already gone (a
+// revocation removed it).
 func (h *Hub) unregister(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

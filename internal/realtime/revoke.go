@@ -15,7 +15,7 @@ type revoked struct {
 
 const recentFor = time.Minute
 
-// remember records revocations (h.mu held).
+// rememberLocked records revocations (h.mu held).
 func (h *Hub) rememberLocked(reason string, keys ...string) {
 	now := time.Now()
 	if len(h.recent) > 10_000 {
