@@ -119,7 +119,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 		case errors.Is(err, errTooMany):
 			code, reason = CloseTooManyConnections, "too many connections for this user (limit "+strconv.Itoa(h.cfg.MaxPerUser)+")"
 		case errors.As(err, &rv):
-			c.write(ctx, revokedMsg(string(rv)))
+			c.write(ctx, revokedMsg(Reason(rv)))
 			code, reason = CloseRevoked, string(rv)
 		}
 		ws.Close(code, reason)
@@ -128,7 +128,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	if sess.ExpiresAt > 0 {
 		d := time.Until(time.Unix(sess.ExpiresAt, 0))
 		c.expiry = time.AfterFunc(max(d, 0), func() {
-			h.revokeWhere(func(x *conn) bool { return x == c }, "token_expired")
+			h.revokeWhere(func(x *conn) bool { return x == c }, ReasonTokenExpired)
 		})
 	}
 	// Registered before the first message is written, so a revocation that

@@ -125,7 +125,7 @@ func userKey(appID, uid string) string { return appID + "/" + uid }
 var errTooMany = errors.New("too many connections")
 
 // errRevoked: the session died between authentication and registration.
-type errRevoked string
+type errRevoked Reason
 
 func (e errRevoked) Error() string { return "session revoked: " + string(e) }
 

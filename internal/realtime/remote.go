@@ -47,9 +47,9 @@ func (h *Hub) applyRemote(ev Event) {
 				set[string(b)] = true
 			}
 		}
-		h.revokeTokenSet(set, ev.Reason)
+		h.revokeTokenSet(set, Reason(ev.Reason))
 	case KindRevokeUser:
-		h.revokeUserLocal(ev.AppID, ev.UID, ev.Reason)
+		h.revokeUserLocal(ev.AppID, ev.UID, Reason(ev.Reason))
 	case KindPresence:
 		h.broadcastPresence(ev)
 	case KindResync:

@@ -9,14 +9,14 @@ import (
 )
 
 type revoked struct {
-	reason string
+	reason Reason
 	at     time.Time
 }
 
 const recentFor = time.Minute
 
 // rememberLocked records revocations (h.mu held).
-func (h *Hub) rememberLocked(reason string, keys ...string) {
+func (h *Hub) rememberLocked(reason Reason, keys ...string) {
 	now := time.Now()
 	if len(h.recent) > 10_000 {
 		for k, r := range h.recent {
@@ -30,7 +30,7 @@ func (h *Hub) rememberLocked(reason string, keys ...string) {
 	}
 }
 
-func (h *Hub) recentlyRevokedLocked(hash string) string {
+func (h *Hub) recentlyRevokedLocked(hash string) Reason {
 	if r, ok := h.recent[hash]; ok && time.Since(r.at) < recentFor {
 		return r.reason
 	}
@@ -38,7 +38,8 @@ func (h *Hub) recentlyRevokedLocked(hash string) string {
 }
 
 // RevokeTokens closes every connection of the given tokens, here and on
-// every other node.
+// every other node. reason is a Reason; the parameter is a string while
+// internal/server still holds reasons as strings.
 func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) {
 	set := make(map[string]bool, len(hashes))
 	hexes := make([]string, len(hashes))
@@ -46,7 +47,7 @@ func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) 
 		set[string(hs)] = true
 		hexes[i] = HexHash(hs)
 	}
-	h.revokeTokenSet(set, reason)
+	h.revokeTokenSet(set, Reason(reason))
 	// NOTIFY payloads are limited to 8000 bytes and keys vary in length
 	// (they begin with the uid): send them in chunks that fit.
 	for len(hexes) > 0 {
@@ -64,13 +65,14 @@ func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) 
 // NOTIFY's 8000 bytes for the other fields.
 const maxEventKeys = 7000
 
-// RevokeUser closes every connection of a user, here and on every other node.
+// RevokeUser closes every connection of a user, here and on every other
+// node. reason is a Reason, as for RevokeTokens.
 func (h *Hub) RevokeUser(ctx context.Context, appID, uid, reason string) {
-	h.revokeUserLocal(appID, uid, reason)
+	h.revokeUserLocal(appID, uid, Reason(reason))
 	h.publish(ctx, Event{Kind: KindRevokeUser, AppID: appID, UID: uid, Reason: reason})
 }
 
-func (h *Hub) revokeUserLocal(appID, uid, reason string) {
+func (h *Hub) revokeUserLocal(appID, uid string, reason Reason) {
 	key := userKey(appID, uid)
 	h.mu.Lock()
 	victims := make([]*conn, 0, len(h.byUser[key]))
@@ -89,7 +91,7 @@ func (h *Hub) revokeUserLocal(appID, uid, reason string) {
 	}
 }
 
-func (h *Hub) revokeTokenSet(set map[string]bool, reason string) {
+func (h *Hub) revokeTokenSet(set map[string]bool, reason Reason) {
 	h.mu.Lock()
 	var victims []*conn
 	for hs := range set {
@@ -106,7 +108,7 @@ func (h *Hub) revokeTokenSet(set map[string]bool, reason string) {
 	}
 }
 
-func (h *Hub) revokeWhere(match func(*conn) bool, reason string) {
+func (h *Hub) revokeWhere(match func(*conn) bool, reason Reason) {
 	h.mu.Lock()
 	var victims []*conn
 	for _, set := range h.byUser {
@@ -122,13 +124,13 @@ func (h *Hub) revokeWhere(match func(*conn) bool, reason string) {
 
 // revoke tells each connection why, closes it with 4001, and ends presence
 // at once (no grace period: the session is over, not dropped).
-func (h *Hub) revoke(victims []*conn, reason string) {
+func (h *Hub) revoke(victims []*conn, reason Reason) {
 	users := map[string]Session{}
 	for _, c := range victims {
 		if h.unregister(c) {
 			continue // already gone
 		}
-		c.shutdown(closeReq{msg: revokedMsg(reason), code: CloseRevoked, reason: reason})
+		c.shutdown(closeReq{msg: revokedMsg(reason), code: CloseRevoked, reason: string(reason)})
 		users[c.key] = c.sess
 	}
 	for _, s := range users {
@@ -136,16 +138,16 @@ func (h *Hub) revoke(victims []*conn, reason string) {
 	}
 }
 
-func revokedMsg(reason string) []byte {
+func revokedMsg(reason Reason) []byte {
 	return mustJSON(struct {
 		Type   string `json:"type"`
-		Reason string `json:"reason"`
+		Reason Reason `json:"reason"`
 	}{"session_revoked", reason})
 }
 
 // sessionDead says why a session is no longer valid, or "" if it is (or
 // the database cannot tell).
-func (h *Hub) sessionDead(ctx context.Context, hash []byte) string {
+func (h *Hub) sessionDead(ctx context.Context, hash []byte) Reason {
 	tok, user, err := h.st.GetSession(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -153,15 +155,15 @@ func (h *Hub) sessionDead(ctx context.Context, hash []byte) string {
 		reason := h.recentlyRevokedLocked(string(hash))
 		h.mu.Unlock()
 		if reason == "" {
-			reason = "token_deleted"
+			reason = ReasonTokenDeleted
 		}
 		return reason
 	case err != nil:
 		return ""
 	case user.DeactivatedAt != 0:
-		return "user_deactivated"
+		return ReasonUserDeactivated
 	case tok.ExpiresAt > 0 && h.cfg.Now().Unix() >= tok.ExpiresAt:
-		return "token_expired"
+		return ReasonTokenExpired
 	}
 	return ""
 }
