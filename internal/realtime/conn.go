@@ -113,6 +113,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 		UID  string `json:"uid"`
 	}{"connected", sess.UID})
 	if err := h.register(ctx, c); err != nil {
+		// errClosed, and anything unforeseen: the client should try again.
 		code, reason := websocket.StatusTryAgainLater, "server shutting down"
 		var rv errRevoked
 		switch {

@@ -122,7 +122,11 @@ func New(st store.Store, bus Bus, cfg Config) *Hub {
 
 func userKey(appID, uid string) string { return appID + "/" + uid }
 
-var errTooMany = errors.New("too many connections")
+// Why register refuses a connection; Serve picks the close code by them.
+var (
+	errClosed  = errors.New("hub closed") // Shutdown has begun
+	errTooMany = errors.New("too many connections")
+)
 
 // errRevoked: the session died between authentication and registration.
 type errRevoked Reason
@@ -155,7 +159,7 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return errors.New("hub closed")
+		return errClosed
 	}
 	if reason := h.recentlyRevokedLocked(c.hash); reason != "" {
 		h.mu.Unlock()
