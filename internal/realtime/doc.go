@@ -6,5 +6,6 @@
 // It reads sessions and records presence through internal/store and must
 // not import internal/server: the server drives the hub (Serve, Revoke…)
 // and hears other nodes through Config.OnRemote, so the dependency runs one
-// way.
+// way. The SDK (package calls) imports no internal package: it mirrors
+// Reasons, and a test in calls keeps the two equal.
 package realtime
