@@ -26,11 +26,36 @@ type UserListener struct {
 // on always reaches it); OnDisconnected when it drops (the SDK reconnects
 // with backoff) or closes; OnSessionRevoked when the server ends the
 // session (logout elsewhere, token deleted or expired, user deleted or
-// deactivated — reason says which). It is never called for the client's own
-// Logout; by the time it runs the local session and store are cleared.
+// deactivated — reason says which, one of the Revoked… constants). It is
+// never called for the client's own Logout; by the time it runs the local
+// session and store are cleared.
 type ConnectionListener struct {
 	OnConnected, OnDisconnected func()
 	OnSessionRevoked            func(reason string)
+}
+
+// Why the server revoked a session: the reason OnSessionRevoked receives.
+// They mirror the server's set (docs/realtime.md says what causes each) and
+// are untyped so that they compare directly with reason.
+const (
+	RevokedLogout          = "logout"           // DELETE /me with this token, by another client holding it
+	RevokedTokenDeleted    = "token_deleted"    // the token was deleted (or had died when the SDK reconnected)
+	RevokedTokensFlushed   = "tokens_flushed"   // every token of the user was deleted
+	RevokedUserDeleted     = "user_deleted"     // the user was deleted
+	RevokedUserDeactivated = "user_deactivated" // the user was deactivated
+	RevokedTokenExpired    = "token_expired"    // the token reached its expiry
+)
+
+// RevokedReasons returns every reason OnSessionRevoked may receive.
+func RevokedReasons() []string {
+	return []string{
+		RevokedLogout,
+		RevokedTokenDeleted,
+		RevokedTokensFlushed,
+		RevokedUserDeleted,
+		RevokedUserDeactivated,
+		RevokedTokenExpired,
+	}
 }
 
 // Realtime timing. Variables so tests can shorten them.
@@ -43,9 +68,8 @@ var (
 
 // Close codes the server uses (docs/realtime.md).
 const (
-	closeRevoked        websocket.StatusCode = 4001
-	closeTooManyConns   websocket.StatusCode = 4029
-	revokedReasonOnDial                      = "token_deleted"
+	closeRevoked      websocket.StatusCode = 4001
+	closeTooManyConns websocket.StatusCode = 4029
 )
 
 // realtime is a client's live connection state.
@@ -220,7 +244,7 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized && rtDeadToken(resp) {
 			// The token died while we were away (logged out elsewhere,
 			// deleted): the session is over.
-			return false, c.rtRevoked(ctx, token, revokedReasonOnDial)
+			return false, c.rtRevoked(ctx, token, RevokedTokenDeleted)
 		}
 		cfg.log.Debug("callgate: realtime connection failed; retrying", "err", err)
 		return false, false

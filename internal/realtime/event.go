@@ -1,7 +1,3 @@
-// Package realtime is callgate's live layer: WebSocket connections per
-// session, presence (a user is online while one of their connections is
-// live), and revocation that closes every connection of a dead token —
-// on one node, or on many sharing PostgreSQL (events cross nodes on a Bus).
 package realtime
 
 import (
@@ -36,13 +32,13 @@ type Event struct {
 	Kind         string   `json:"k"`
 	AppID        string   `json:"a,omitempty"`
 	UID          string   `json:"u,omitempty"`
-	Hashes       []string `json:"h,omitempty"` // hex SHA-256 of tokens
+	Hashes       []string `json:"h,omitempty"` // hex token keys: uid‖0‖second‖SHA-256 (credential.TokenKey)
 	Reason       string   `json:"r,omitempty"`
 	Status       string   `json:"s,omitempty"`
 	LastActiveAt int64    `json:"t,omitempty"`
 }
 
-// HexHash encodes a token hash for an Event.
+// HexHash encodes a token key (Session.TokenHash) for an Event.
 func HexHash(h []byte) string { return hex.EncodeToString(h) }
 
 // Bus carries events between the nodes that share a database. Publish never

@@ -1,0 +1,93 @@
+package realtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Node is this hub's node id.
+func (h *Hub) Node() string { return h.cfg.Node }
+
+// Start registers this node's lease; call it before serving connections.
+func (h *Hub) Start(ctx context.Context) error {
+	_, err := h.st.RenewNode(ctx, h.cfg.Node, h.cfg.Now().Add(h.cfg.Lease).Unix())
+	return err
+}
+
+// Run renews the node lease, reaps the presence of nodes whose lease
+// lapsed (crashed), and applies other nodes' events, until ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	go h.bus.Run(ctx, h.applyRemote)
+	tick := time.NewTicker(h.cfg.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			h.heartbeat(ctx)
+		}
+	}
+}
+
+func (h *Hub) heartbeat(ctx context.Context) {
+	h.hbMu.Lock()
+	defer h.hbMu.Unlock()
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return
+	}
+	now := h.cfg.Now()
+	existed, err := h.st.RenewNode(ctx, h.cfg.Node, now.Add(h.cfg.Lease).Unix())
+	if err != nil {
+		h.log.Warn("realtime: renewing node lease failed", "err", err)
+	} else if !existed {
+		// Our lease lapsed (a long stall or database outage) and another
+		// node reaped our presence: record our users again.
+		h.log.Warn("realtime: node lease had lapsed; re-registering presence")
+		h.remarkAll(ctx)
+	}
+	users, err := h.st.ReapNodes(ctx, now.Unix())
+	if err != nil {
+		h.log.Warn("realtime: reaping lapsed nodes failed", "err", err)
+		return
+	}
+	for _, u := range users {
+		h.announceIfOffline(ctx, u.AppID, u.UID, now.Unix())
+	}
+}
+
+// Shutdown closes every connection ("going away") and withdraws this
+// node's presence, so its users go offline now rather than at lease end.
+func (h *Hub) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	h.closed = true
+	var all []*conn
+	for _, set := range h.byUser {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	for _, g := range h.grace {
+		g.timer.Stop()
+	}
+	h.mu.Unlock()
+	for _, c := range all {
+		c.shutdown(closeReq{code: websocket.StatusGoingAway, reason: "server shutting down"})
+	}
+	h.hbMu.Lock() // wait out a heartbeat in flight; later ones see closed
+	defer h.hbMu.Unlock()
+	users, err := h.st.RemoveNode(ctx, h.cfg.Node)
+	if err != nil {
+		h.log.Warn("realtime: withdrawing node presence failed", "err", err)
+		return
+	}
+	now := h.cfg.Now().Unix()
+	for _, u := range users {
+		h.announceIfOffline(ctx, u.AppID, u.UID, now)
+	}
+}

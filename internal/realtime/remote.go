@@ -1,0 +1,81 @@
+package realtime
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+)
+
+func (h *Hub) publish(ctx context.Context, ev Event) {
+	ev.Origin = h.cfg.Node
+	if err := h.bus.Publish(ctx, ev); err != nil {
+		h.log.Warn("realtime: publishing event failed", "kind", ev.Kind, "err", err)
+	}
+}
+
+// Ready reports whether the hub hears other nodes: always with the local
+// bus; with PostgreSQL once its LISTEN is in place (/readyz waits for it,
+// so a node takes traffic only when revocations can reach it).
+func (h *Hub) Ready() bool {
+	if _, local := h.bus.(LocalBus); local {
+		return true
+	}
+	return h.listening.Load()
+}
+
+// Publish sends an event to the other nodes (for callers outside the hub:
+// signing-key rotations).
+func (h *Hub) Publish(ctx context.Context, ev Event) { h.publish(ctx, ev) }
+
+// UserChanged tells other nodes to drop their cached sessions of a user.
+func (h *Hub) UserChanged(ctx context.Context, appID, uid string) {
+	h.publish(ctx, Event{Kind: KindUserChanged, AppID: appID, UID: uid})
+}
+
+func (h *Hub) applyRemote(ev Event) {
+	if ev.Kind == KindResync {
+		h.listening.Store(true) // the bus delivers one after every LISTEN
+	}
+	if ev.Origin == h.cfg.Node {
+		return
+	}
+	switch ev.Kind {
+	case KindRevokeTokens:
+		set := make(map[string]bool, len(ev.Hashes))
+		for _, x := range ev.Hashes {
+			if b, err := hex.DecodeString(x); err == nil {
+				set[string(b)] = true
+			}
+		}
+		h.revokeTokenSet(set, Reason(ev.Reason))
+	case KindRevokeUser:
+		h.revokeUserLocal(ev.AppID, ev.UID, Reason(ev.Reason))
+	case KindPresence:
+		h.broadcastPresence(ev)
+	case KindResync:
+		h.resync()
+	}
+	if h.cfg.OnRemote != nil {
+		h.cfg.OnRemote(ev)
+	}
+}
+
+// resync re-checks every live connection against the database after the
+// bus may have missed revocations.
+func (h *Hub) resync() {
+	h.mu.Lock()
+	var all []*conn
+	for _, set := range h.byUser {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, c := range all {
+		if reason := h.sessionDead(ctx, c.sess.TokenHash); reason != "" {
+			h.revoke([]*conn{c}, reason)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+type revoked struct {
+	reason Reason
+	at     time.Time
+}
+
+const recentFor = time.Minute
+
+// rememberLocked records revocations (h.mu held).
+func (h *Hub) rememberLocked(reason Reason, keys ...string) {
+	now := time.Now()
+	if len(h.recent) > 10_000 {
+		for k, r := range h.recent {
+			if now.Sub(r.at) > recentFor {
+				delete(h.recent, k)
+			}
+		}
+	}
+	for _, k := range keys {
+		h.recent[k] = revoked{reason, now}
+	}
+}
+
+func (h *Hub) recentlyRevokedLocked(hash string) Reason {
+	if r, ok := h.recent[hash]; ok && time.Since(r.at) < recentFor {
+		return r.reason
+	}
+	return ""
+}
+
+// RevokeTokens closes every connection of the given tokens, here and on
+// every other node. reason is a Reason; the parameter is a string while
+// internal/server still holds reasons as strings.
+func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) {
+	set := make(map[string]bool, len(hashes))
+	hexes := make([]string, len(hashes))
+	for i, hs := range hashes {
+		set[string(hs)] = true
+		hexes[i] = HexHash(hs)
+	}
+	h.revokeTokenSet(set, Reason(reason))
+	// NOTIFY payloads are limited to 8000 bytes and keys vary in length
+	// (they begin with the uid): send them in chunks that fit.
+	for len(hexes) > 0 {
+		n, size := 0, 0
+		for n < len(hexes) && (n == 0 || size+len(hexes[n])+3 <= maxEventKeys) {
+			size += len(hexes[n]) + 3 // quotes and comma
+			n++
+		}
+		h.publish(ctx, Event{Kind: KindRevokeTokens, Hashes: hexes[:n], Reason: reason})
+		hexes = hexes[n:]
+	}
+}
+
+// maxEventKeys is the room for keys in one event, leaving the rest of
+// NOTIFY's 8000 bytes for the other fields.
+const maxEventKeys = 7000
+
+// RevokeUser closes every connection of a user, here and on every other
+// node. reason is a Reason, as for RevokeTokens.
+func (h *Hub) RevokeUser(ctx context.Context, appID, uid, reason string) {
+	h.revokeUserLocal(appID, uid, Reason(reason))
+	h.publish(ctx, Event{Kind: KindRevokeUser, AppID: appID, UID: uid, Reason: reason})
+}
+
+func (h *Hub) revokeUserLocal(appID, uid string, reason Reason) {
+	key := userKey(appID, uid)
+	h.mu.Lock()
+	victims := make([]*conn, 0, len(h.byUser[key]))
+	for c := range h.byUser[key] {
+		victims = append(victims, c)
+	}
+	inGrace := h.grace[key] != nil
+	if inGrace {
+		h.grace[key].timer.Stop()
+	}
+	h.endGraceLocked(key)
+	h.mu.Unlock()
+	h.revoke(victims, reason)
+	if inGrace {
+		h.markOffline(context.Background(), appID, uid)
+	}
+}
+
+func (h *Hub) revokeTokenSet(set map[string]bool, reason Reason) {
+	h.mu.Lock()
+	var victims []*conn
+	for hs := range set {
+		h.rememberLocked(reason, hs)
+		for c := range h.byToken[hs] {
+			victims = append(victims, c)
+		}
+	}
+	ended := h.revokeGraceLocked(set)
+	h.mu.Unlock()
+	h.revoke(victims, reason)
+	for _, u := range ended {
+		h.markOffline(context.Background(), u.AppID, u.UID)
+	}
+}
+
+func (h *Hub) revokeWhere(match func(*conn) bool, reason Reason) {
+	h.mu.Lock()
+	var victims []*conn
+	for _, set := range h.byUser {
+		for c := range set {
+			if match(c) {
+				victims = append(victims, c)
+			}
+		}
+	}
+	h.mu.Unlock()
+	h.revoke(victims, reason)
+}
+
+// revoke tells each connection why, closes it with 4001, and ends presence
+// at once (no grace period: the session is over, not dropped).
+func (h *Hub) revoke(victims []*conn, reason Reason) {
+	users := map[string]Session{}
+	for _, c := range victims {
+		if h.unregister(c) {
+			continue // already gone
+		}
+		c.shutdown(closeReq{msg: revokedMsg(reason), code: CloseRevoked, reason: string(reason)})
+		users[c.key] = c.sess
+	}
+	for _, s := range users {
+		h.markOffline(context.Background(), s.AppID, s.UID)
+	}
+}
+
+func revokedMsg(reason Reason) []byte {
+	return mustJSON(struct {
+		Type   string `json:"type"`
+		Reason Reason `json:"reason"`
+	}{"session_revoked", reason})
+}
+
+// sessionDead says why a session is no longer valid, or "" if it is (or
+// the database cannot tell).
+func (h *Hub) sessionDead(ctx context.Context, hash []byte) Reason {
+	tok, user, err := h.st.GetSession(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.mu.Lock()
+		reason := h.recentlyRevokedLocked(string(hash))
+		h.mu.Unlock()
+		if reason == "" {
+			reason = ReasonTokenDeleted
+		}
+		return reason
+	case err != nil:
+		return ""
+	case user.DeactivatedAt != 0:
+		return ReasonUserDeactivated
+	case tok.ExpiresAt > 0 && h.cfg.Now().Unix() >= tok.ExpiresAt:
+		return ReasonTokenExpired
+	}
+	return ""
+}
