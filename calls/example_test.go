@@ -18,9 +18,9 @@ import (
 
 	"github.com/callgate/callgate/calls"
 	"github.com/callgate/callgate/calltoken"
+	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/store/sqlite"
-	"github.com/callgate/callgate/internal/provision"
 )
 
 // The examples run against a real callgate server with a dev app, started
