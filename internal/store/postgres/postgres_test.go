@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/postgres"
 	"github.com/callgate/callgate/internal/store/postgres/pgtest"
@@ -37,6 +36,7 @@ func TestConformance(t *testing.T) {
 			dsn := pgtest.DSN(t)
 			return func(t *testing.T) store.Store { return openDSN(t, dsn) }
 		}),
+		storetest.WithMigrations(),
 	)
 }
 
@@ -90,37 +90,6 @@ func TestConcurrentMigrations(t *testing.T) {
 		if _, err := s.GetApp(ctx, "shared"); err != nil {
 			t.Errorf("store %d: %v", i, err)
 		}
-	}
-}
-
-func TestMigrationsRecorded(t *testing.T) {
-	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	s := openDSN(t, dsn)
-	var first []int64
-	rows, err := s.DB().QueryContext(ctx, `SELECT applied_at FROM schema_migrations ORDER BY version`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var at int64
-		rows.Scan(&at)
-		first = append(first, at)
-	}
-	rows.Close()
-	if len(first) == 0 {
-		t.Fatal("no migrations recorded")
-	}
-	s.Close()
-	s = openDSN(t, dsn)
-	defer s.Close()
-	applied, err := s.Migrate(ctx)
-	if err != nil || len(applied) != 0 {
-		t.Errorf("Migrate on a migrated schema applied %d: %v", len(applied), err)
-	}
-	var n int
-	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(first) {
-		t.Errorf("after reopen: %d rows (%v), want %d", n, err, len(first))
 	}
 }
 
@@ -434,51 +403,5 @@ func TestSkipsWithoutServer(t *testing.T) {
 	ok := t.Run("inner", func(t *testing.T) { pgtest.DSN(t); t.Error("DSN returned without a server") })
 	if !ok {
 		t.Error("inner test failed instead of skipping")
-	}
-}
-
-// Migration 0004 moves token keys from {second}{sha256} to
-// {uid}\0{second}{sha256}: a token stored before it still logs in after it.
-func TestMigrationTokenKeysByUser(t *testing.T) {
-	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	s, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.CreateApp(ctx, &store.App{ID: "app", Name: "a", Region: "us"}))
-	must(s.CreateUser(ctx, &store.User{AppID: "app", UID: "alice", Name: "A", Role: "default"}, nil))
-	token, key := credential.NewToken("alice", time.Unix(1_800_000_000, 0))
-	oldKey := key[len("alice")+1:]
-	db := s.DB()
-	for _, q := range []string{
-		`DELETE FROM schema_migrations WHERE version = 4`,
-		`CREATE UNIQUE INDEX auth_tokens_user_id ON auth_tokens(app_id, uid, id)`,
-	} {
-		_, err := db.Exec(q)
-		must(err)
-	}
-	_, err = db.Exec(`INSERT INTO auth_tokens (hash, id, app_id, uid, created_at) VALUES ($1, 'tok_old', 'app', 'alice', 1)`, oldKey)
-	must(err)
-	must(s.Close())
-
-	s, err = postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	want, _ := credential.TokenKey(token)
-	tok, _, err := s.GetSession(ctx, want)
-	if err != nil || tok.ID != "tok_old" {
-		t.Fatalf("the old token after the migration: %v %v", tok, err)
-	}
-	if toks, err := s.ListAuthTokens(ctx, "app", "alice"); err != nil || len(toks) != 1 {
-		t.Fatalf("ListAuthTokens: %d %v", len(toks), err)
 	}
 }

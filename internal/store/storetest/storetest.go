@@ -26,7 +26,8 @@ import (
 type Option func(*config)
 
 type config struct {
-	place func(t *testing.T) func(t *testing.T) store.Store
+	place      func(t *testing.T) func(t *testing.T) store.Store
+	migrations bool
 }
 
 // WithReopen enables the persistence tests. place is called once per test to
@@ -35,6 +36,12 @@ type config struct {
 // each store it gets from the opener.
 func WithReopen(place func(t *testing.T) func(t *testing.T) store.Store) Option {
 	return func(c *config) { c.place = place }
+}
+
+// WithMigrations enables the schema tests, for a backend whose stores are
+// Migrators. They open their stores through the WithReopen hook.
+func WithMigrations() Option {
+	return func(c *config) { c.migrations = true }
 }
 
 // Run runs the conformance suite. open must return a fresh, empty, migrated
@@ -91,6 +98,21 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		}
 		testCloseWaits(t, cfg.place(t))
 	})
+	migrations := []struct {
+		name string
+		fn   func(t *testing.T, open func(t *testing.T) store.Store)
+	}{
+		{"Migrations", testMigrations},
+		{"MigrationTokenKeysByUser", testMigrationTokenKeysByUser},
+	}
+	for _, g := range migrations {
+		t.Run(g.name, func(t *testing.T) {
+			if !cfg.migrations || cfg.place == nil {
+				t.Skip("backend gave no migration hooks (storetest.WithMigrations and WithReopen)")
+			}
+			g.fn(t, cfg.place(t))
+		})
+	}
 }
 
 // ---- helpers
