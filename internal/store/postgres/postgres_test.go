@@ -37,7 +37,34 @@ func TestConformance(t *testing.T) {
 			return func(t *testing.T) store.Store { return openDSN(t, dsn) }
 		}),
 		storetest.WithMigrations(),
+		storetest.WithWriteLock(storetest.WriteLock{
+			Place: func(t *testing.T) (func(t *testing.T) store.Store, func(t *testing.T, appID, uid string) func()) {
+				dsn := pgtest.DSN(t)
+				open := func(t *testing.T) store.Store { return openDSN(t, dsn) }
+				return open, func(t *testing.T, appID, uid string) func() { return lockUser(t, dsn, appID, uid) }
+			},
+		}),
 	)
+}
+
+// lockUser locks the user's row from another session until release.
+func lockUser(t *testing.T, dsn, appID, uid string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE app_id = $1 AND uid = $2 FOR UPDATE`, appID, uid); err != nil {
+		t.Fatal(err)
+	}
+	return func() { tx.Rollback(ctx) }
 }
 
 // TestConcurrentMigrations: nodes starting together on an empty schema all
@@ -324,74 +351,6 @@ func TestServerGoesAway(t *testing.T) {
 		if took >= 5*time.Second {
 			t.Errorf("%s took %v", c.name, took)
 		}
-	}
-}
-
-// TestBlockedWriteHonoursDeadline: a write stuck behind another session's
-// row lock gives up when its context does.
-func TestBlockedWriteHonoursDeadline(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	s := openDSN(t, dsn)
-	defer s.Close()
-	ctx := context.Background()
-	if err := s.CreateApp(ctx, &store.App{ID: "a", Name: "a", Region: "us", CreatedAt: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateUser(ctx, &store.User{AppID: "a", UID: "u", Name: "u", CreatedAt: 1, UpdatedAt: 1}, nil); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE app_id = 'a' AND uid = 'u' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
-	name := "blocked"
-	abandoned := []byte("0123456789abcdef0123456789abcdef")
-	calls := []struct {
-		name string
-		call func(ctx context.Context) error
-	}{
-		{"UpdateUser", func(ctx context.Context) error {
-			_, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 2)
-			return err
-		}},
-		// The token's foreign key check needs a share lock on the user row.
-		{"CreateAuthToken", func(ctx context.Context) error {
-			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: abandoned, ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
-		}},
-	}
-	for _, c := range calls {
-		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		start := time.Now()
-		err := c.call(tctx)
-		took := time.Since(start)
-		cancel()
-		t.Logf("%s: %v after %v", c.name, err, took)
-		if took > 3*time.Second {
-			t.Errorf("blocked %s took %v with a 300ms deadline", c.name, took)
-		}
-		if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s: err = %v, want a timeout (ErrUnavailable)", c.name, err)
-		}
-	}
-	tx.Rollback(ctx)
-	// The pool recovers: the next calls work.
-	if _, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 3); err != nil {
-		t.Errorf("UpdateUser after the lock is gone: %v", err)
-	}
-	if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("fedcba9876543210fedcba9876543210"), ID: "t2", AppID: "a", UID: "u", CreatedAt: 1}); err != nil {
-		t.Errorf("CreateAuthToken after the lock is gone: %v", err)
-	}
-	if _, _, err := s.GetSession(ctx, abandoned); err != nil && !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("GetSession: %v", err)
 	}
 }
 

@@ -210,3 +210,67 @@ func testContext(t *testing.T, s store.Store) {
 		}
 	})
 }
+
+// ---- blocked writes
+
+// testBlockedWrites: a write stuck behind a lock held outside the store
+// (another process holding SQLite's write lock, another session's row lock
+// on PostgreSQL) gives up when its context does instead of waiting out the
+// database's own timeouts, and the store works again once the lock goes.
+func testBlockedWrites(t *testing.T, w WriteLock) {
+	ctx := t.Context()
+	open, lock := w.Place(t)
+	s, _ := opened(t, open)
+	if err := s.CreateApp(ctx, &store.App{ID: "a", Name: "a", Region: "us", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &store.User{AppID: "a", UID: "u", Name: "u", CreatedAt: 1, UpdatedAt: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	release := lock(t, "a", "u")
+	name := "blocked"
+	abandoned := []byte("0123456789abcdef0123456789abcdef")
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"UpdateUser", func(ctx context.Context) error {
+			_, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 2)
+			return err
+		}},
+		// On PostgreSQL the token's foreign key check needs a share lock on
+		// the user row.
+		{"CreateAuthToken", func(ctx context.Context) error {
+			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: abandoned, ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
+		}},
+	}
+	for _, c := range calls {
+		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		start := time.Now()
+		err := c.call(tctx)
+		took := time.Since(start)
+		cancel()
+		t.Logf("%s: %v after %v", c.name, err, took)
+		if took > 3*time.Second {
+			t.Errorf("blocked %s took %v with a 300ms deadline", c.name, took)
+		}
+		if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: err = %v, want a timeout (ErrUnavailable)", c.name, err)
+		}
+	}
+	release()
+	// The lock is gone: writes work again.
+	if _, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 3); err != nil {
+		t.Errorf("UpdateUser after the lock is gone: %v", err)
+	}
+	if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("fedcba9876543210fedcba9876543210"), ID: "t2", AppID: "a", UID: "u", CreatedAt: 1}); err != nil {
+		t.Errorf("CreateAuthToken after the lock is gone: %v", err)
+	}
+	_, _, err := s.GetSession(ctx, abandoned)
+	if w.DropsAbandoned {
+		// The token whose caller gave up was not stored behind its back.
+		wantErr(t, "abandoned token: GetSession", err, store.ErrNotFound)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetSession: %v", err)
+	}
+}

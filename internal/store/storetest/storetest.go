@@ -28,6 +28,7 @@ type Option func(*config)
 type config struct {
 	place      func(t *testing.T) func(t *testing.T) store.Store
 	migrations bool
+	writeLock  *WriteLock
 }
 
 // WithReopen enables the persistence tests. place is called once per test to
@@ -42,6 +43,27 @@ func WithReopen(place func(t *testing.T) func(t *testing.T) store.Store) Option 
 // Migrators. They open their stores through the WithReopen hook.
 func WithMigrations() Option {
 	return func(c *config) { c.migrations = true }
+}
+
+// WriteLock is the hook of the blocked-write test: how to block a store's
+// writes from outside it.
+type WriteLock struct {
+	// Place picks a fresh location, as WithReopen's place does, and returns
+	// an opener for it and lock, which holds from outside any store opened
+	// there (another process on the SQLite file, another PostgreSQL
+	// session) a lock that blocks writes to the user's row, until release.
+	Place func(t *testing.T) (open func(t *testing.T) store.Store, lock func(t *testing.T, appID, uid string) (release func()))
+	// DropsAbandoned: a token insert whose caller gave up while blocked is
+	// never stored later. SQLite's group commit waits for the lock before
+	// its batch starts, and skips callers gone by then; on PostgreSQL the
+	// batch is already inserting and may commit once the lock goes
+	// (harmless: nobody received the token's secret).
+	DropsAbandoned bool
+}
+
+// WithWriteLock enables the blocked-write test.
+func WithWriteLock(w WriteLock) Option {
+	return func(c *config) { c.writeLock = &w }
 }
 
 // Run runs the conformance suite. open must return a fresh, empty, migrated
@@ -113,6 +135,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 			g.fn(t, cfg.place(t))
 		})
 	}
+	t.Run("BlockedWriteHonoursDeadline", func(t *testing.T) {
+		if cfg.writeLock == nil {
+			t.Skip("backend gave no write-lock hook (storetest.WithWriteLock)")
+		}
+		testBlockedWrites(t, *cfg.writeLock)
+	})
 }
 
 // ---- helpers
