@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/callgate/callgate/internal/credential"
@@ -286,6 +287,44 @@ func TestOpenErrors(t *testing.T) {
 		s.Close()
 		t.Error("Open of a junk file succeeded")
 	}
+}
+
+// TestOpenClosesOnBadMigrations: when the migrations cannot be loaded, Open
+// closes the pools it opened, so the database file is not left open.
+func TestOpenClosesOnBadMigrations(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd to see open files")
+	}
+	defer sqlite.SetMigrations(fstest.MapFS{"migrations/0002_gap.sql": {Data: []byte("SELECT 1;")}})()
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open with a gap in the migrations succeeded")
+	}
+	if n := openFiles(t, path); n != 0 {
+		t.Errorf("%d descriptors still open on the database after Open failed", n)
+	}
+}
+
+// openFiles counts this process's file descriptors open on path.
+func openFiles(t *testing.T, path string) int {
+	t.Helper()
+	path, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == path {
+			n++
+		}
+	}
+	return n
 }
 
 // TestPathWithSpecialCharacters: the path becomes a file: URI; characters
