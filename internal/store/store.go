@@ -18,6 +18,10 @@ var (
 	// ErrUnavailable means the database could not be reached or timed out;
 	// the request may be retried.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrClosed means the store was closed. CreateAuthToken, whose inserts
+	// queue for group commit, returns it after Close; other calls fail with
+	// the driver's error.
+	ErrClosed = errors.New("store: closed")
 )
 
 // Scopes of an API key.
@@ -148,6 +152,7 @@ type Store interface {
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database; it waits for queued writes to finish.
+	// Calls after it fail.
 	Close() error
 
 	CreateApp(ctx context.Context, a *App) error // ErrAlreadyExists

@@ -62,6 +62,8 @@ func testClosed(t *testing.T, s store.Store) {
 			t.Fatalf("%s after Close hangs", c.name)
 		}
 	}
+	// A token insert is queued for group commit: refused, not left waiting.
+	wantErr(t, "CreateAuthToken after Close", s.CreateAuthToken(ctx, tokenRec(app.ID, u.UID)), store.ErrClosed)
 }
 
 // ---- persistence
