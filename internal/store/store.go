@@ -110,7 +110,10 @@ type User struct {
 	DeactivatedAt int64 // 0 = active
 }
 
-// AuthToken is a user's login credential. Only the SHA-256 of the secret is kept.
+// AuthToken is a user's login credential. The token itself is never kept:
+// Hash is its storage key, uid‖0‖creation second‖SHA-256(token)
+// (credential.TokenKey; docs/design.md, "Tenancy and credentials"), so keys
+// sort by user.
 type AuthToken struct {
 	Hash       []byte
 	ID         string // short display id, safe to show and log

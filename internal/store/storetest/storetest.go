@@ -156,7 +156,8 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newHash is the SHA-256 of a random secret, as the server stores them.
+// newHash is the SHA-256 of a random secret, as the server stores API keys
+// (tests also use it as a token key that matches no token).
 func newHash() []byte {
 	sum := sha256.Sum256([]byte("secret_" + randHex(32)))
 	return sum[:]
