@@ -1,6 +1,3 @@
-// Package store defines callgate's storage contract: the records it keeps and
-// one Store interface that every backend (SQLite, PostgreSQL) implements. The
-// conformance suite in storetest runs the same tests against each backend.
 package store
 
 import (

@@ -1,7 +1,3 @@
-// Package sqlite is the embedded, default backend: pure-Go SQLite
-// (modernc.org/sqlite, so CGO_ENABLED=0 builds work) tuned like PocketBase —
-// WAL, a busy timeout, foreign keys, one writer connection and a pool of
-// readers that WAL lets run beside it.
 package sqlite
 
 import (

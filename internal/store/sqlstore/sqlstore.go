@@ -1,6 +1,3 @@
-// Package sqlstore implements store.Store once, over database/sql, for every
-// SQL backend. A Dialect supplies what differs: placeholders, the schema, how
-// driver errors map onto the store's sentinel errors, and locking.
 package sqlstore
 
 import (

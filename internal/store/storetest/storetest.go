@@ -1,7 +1,3 @@
-// Package storetest is the conformance suite every store.Store backend must
-// pass, in the manner of dex's storage/conformance: a backend's test calls
-// Run with a function that opens a fresh, empty, migrated store, and the
-// suite exercises every method of the interface through it.
 package storetest
 
 import (
