@@ -1,6 +1,3 @@
-// Package store defines callgate's storage contract: the records it keeps and
-// one Store interface that every backend (SQLite, PostgreSQL) implements. The
-// conformance suite in storetest runs the same tests against each backend.
 package store
 
 import (
@@ -18,6 +15,10 @@ var (
 	// ErrUnavailable means the database could not be reached or timed out;
 	// the request may be retried.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrClosed means the store was closed. CreateAuthToken, whose inserts
+	// queue for group commit, returns it after Close; other calls fail with
+	// the driver's error.
+	ErrClosed = errors.New("store: closed")
 )
 
 // Scopes of an API key.
@@ -106,7 +107,10 @@ type User struct {
 	DeactivatedAt int64 // 0 = active
 }
 
-// AuthToken is a user's login credential. Only the SHA-256 of the secret is kept.
+// AuthToken is a user's login credential. The token itself is never kept:
+// Hash is its storage key, uid‖0‖creation second‖SHA-256(token)
+// (credential.TokenKey; docs/design.md, "Tenancy and credentials"), so keys
+// sort by user.
 type AuthToken struct {
 	Hash       []byte
 	ID         string // short display id, safe to show and log
@@ -148,6 +152,7 @@ type Store interface {
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database; it waits for queued writes to finish.
+	// Calls after it fail.
 	Close() error
 
 	CreateApp(ctx context.Context, a *App) error // ErrAlreadyExists

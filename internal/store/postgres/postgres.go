@@ -1,5 +1,3 @@
-// Package postgres is the backend for teams that outgrow one machine:
-// PostgreSQL through pgx/v5. Several callgate nodes may share one database.
 package postgres
 
 import (

@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/postgres"
 	"github.com/callgate/callgate/internal/store/postgres/pgtest"
@@ -37,7 +36,35 @@ func TestConformance(t *testing.T) {
 			dsn := pgtest.DSN(t)
 			return func(t *testing.T) store.Store { return openDSN(t, dsn) }
 		}),
+		storetest.WithMigrations(),
+		storetest.WithWriteLock(storetest.WriteLock{
+			Place: func(t *testing.T) (func(t *testing.T) store.Store, func(t *testing.T, appID, uid string) func()) {
+				dsn := pgtest.DSN(t)
+				open := func(t *testing.T) store.Store { return openDSN(t, dsn) }
+				return open, func(t *testing.T, appID, uid string) func() { return lockUser(t, dsn, appID, uid) }
+			},
+		}),
 	)
+}
+
+// lockUser locks the user's row from another session until release.
+func lockUser(t *testing.T, dsn, appID, uid string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE app_id = $1 AND uid = $2 FOR UPDATE`, appID, uid); err != nil {
+		t.Fatal(err)
+	}
+	return func() { tx.Rollback(ctx) }
 }
 
 // TestConcurrentMigrations: nodes starting together on an empty schema all
@@ -90,37 +117,6 @@ func TestConcurrentMigrations(t *testing.T) {
 		if _, err := s.GetApp(ctx, "shared"); err != nil {
 			t.Errorf("store %d: %v", i, err)
 		}
-	}
-}
-
-func TestMigrationsRecorded(t *testing.T) {
-	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	s := openDSN(t, dsn)
-	var first []int64
-	rows, err := s.DB().QueryContext(ctx, `SELECT applied_at FROM schema_migrations ORDER BY version`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var at int64
-		rows.Scan(&at)
-		first = append(first, at)
-	}
-	rows.Close()
-	if len(first) == 0 {
-		t.Fatal("no migrations recorded")
-	}
-	s.Close()
-	s = openDSN(t, dsn)
-	defer s.Close()
-	applied, err := s.Migrate(ctx)
-	if err != nil || len(applied) != 0 {
-		t.Errorf("Migrate on a migrated schema applied %d: %v", len(applied), err)
-	}
-	var n int
-	if err := s.DB().QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(first) {
-		t.Errorf("after reopen: %d rows (%v), want %d", n, err, len(first))
 	}
 }
 
@@ -358,74 +354,6 @@ func TestServerGoesAway(t *testing.T) {
 	}
 }
 
-// TestBlockedWriteHonoursDeadline: a write stuck behind another session's
-// row lock gives up when its context does.
-func TestBlockedWriteHonoursDeadline(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	s := openDSN(t, dsn)
-	defer s.Close()
-	ctx := context.Background()
-	if err := s.CreateApp(ctx, &store.App{ID: "a", Name: "a", Region: "us", CreatedAt: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateUser(ctx, &store.User{AppID: "a", UID: "u", Name: "u", CreatedAt: 1, UpdatedAt: 1}, nil); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE app_id = 'a' AND uid = 'u' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
-	name := "blocked"
-	abandoned := []byte("0123456789abcdef0123456789abcdef")
-	calls := []struct {
-		name string
-		call func(ctx context.Context) error
-	}{
-		{"UpdateUser", func(ctx context.Context) error {
-			_, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 2)
-			return err
-		}},
-		// The token's foreign key check needs a share lock on the user row.
-		{"CreateAuthToken", func(ctx context.Context) error {
-			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: abandoned, ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
-		}},
-	}
-	for _, c := range calls {
-		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		start := time.Now()
-		err := c.call(tctx)
-		took := time.Since(start)
-		cancel()
-		t.Logf("%s: %v after %v", c.name, err, took)
-		if took > 3*time.Second {
-			t.Errorf("blocked %s took %v with a 300ms deadline", c.name, took)
-		}
-		if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s: err = %v, want a timeout (ErrUnavailable)", c.name, err)
-		}
-	}
-	tx.Rollback(ctx)
-	// The pool recovers: the next calls work.
-	if _, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 3); err != nil {
-		t.Errorf("UpdateUser after the lock is gone: %v", err)
-	}
-	if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("fedcba9876543210fedcba9876543210"), ID: "t2", AppID: "a", UID: "u", CreatedAt: 1}); err != nil {
-		t.Errorf("CreateAuthToken after the lock is gone: %v", err)
-	}
-	if _, _, err := s.GetSession(ctx, abandoned); err != nil && !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("GetSession: %v", err)
-	}
-}
-
 func TestSkipsWithoutServer(t *testing.T) {
 	if os.Getenv(pgtest.EnvVar) != "" {
 		t.Skip(pgtest.EnvVar + " is set")
@@ -434,51 +362,5 @@ func TestSkipsWithoutServer(t *testing.T) {
 	ok := t.Run("inner", func(t *testing.T) { pgtest.DSN(t); t.Error("DSN returned without a server") })
 	if !ok {
 		t.Error("inner test failed instead of skipping")
-	}
-}
-
-// Migration 0004 moves token keys from {second}{sha256} to
-// {uid}\0{second}{sha256}: a token stored before it still logs in after it.
-func TestMigrationTokenKeysByUser(t *testing.T) {
-	ctx := context.Background()
-	dsn := pgtest.DSN(t)
-	s, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.CreateApp(ctx, &store.App{ID: "app", Name: "a", Region: "us"}))
-	must(s.CreateUser(ctx, &store.User{AppID: "app", UID: "alice", Name: "A", Role: "default"}, nil))
-	token, key := credential.NewToken("alice", time.Unix(1_800_000_000, 0))
-	oldKey := key[len("alice")+1:]
-	db := s.DB()
-	for _, q := range []string{
-		`DELETE FROM schema_migrations WHERE version = 4`,
-		`CREATE UNIQUE INDEX auth_tokens_user_id ON auth_tokens(app_id, uid, id)`,
-	} {
-		_, err := db.Exec(q)
-		must(err)
-	}
-	_, err = db.Exec(`INSERT INTO auth_tokens (hash, id, app_id, uid, created_at) VALUES ($1, 'tok_old', 'app', 'alice', 1)`, oldKey)
-	must(err)
-	must(s.Close())
-
-	s, err = postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	want, _ := credential.TokenKey(token)
-	tok, _, err := s.GetSession(ctx, want)
-	if err != nil || tok.ID != "tok_old" {
-		t.Fatalf("the old token after the migration: %v %v", tok, err)
-	}
-	if toks, err := s.ListAuthTokens(ctx, "app", "alice"); err != nil || len(toks) != 1 {
-		t.Fatalf("ListAuthTokens: %d %v", len(toks), err)
 	}
 }

@@ -1,7 +1,3 @@
-// Package sqlite is the embedded, default backend: pure-Go SQLite
-// (modernc.org/sqlite, so CGO_ENABLED=0 builds work) tuned like PocketBase —
-// WAL, a busy timeout, foreign keys, one writer connection and a pool of
-// readers that WAL lets run beside it.
 package sqlite
 
 import (
@@ -11,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +25,9 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
+
+// migrations is where Open reads the migrations from (a variable for tests).
+var migrations fs.FS = migrationFS
 
 // lowerFunc is a Unicode-aware lower(): SQLite's built-in one (without ICU)
 // folds ASCII only, so searching users for "élodie" would miss "Élodie",
@@ -112,8 +112,10 @@ func Open(ctx context.Context, path string, opts Options) (*sqlstore.Store, erro
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
-	ms, err := migrate.Load(migrationFS, "migrations")
+	ms, err := migrate.Load(migrations, "migrations")
 	if err != nil {
+		w.Close()
+		r.Close()
 		return nil, err
 	}
 	s, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{

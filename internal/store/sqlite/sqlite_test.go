@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/callgate/callgate/internal/credential"
@@ -30,17 +31,7 @@ func openAt(t *testing.T, path string, opts sqlite.Options) *sqlstore.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t,
-		func(t *testing.T) store.Store {
-			return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{})
-		},
-		storetest.WithReopen(func(t *testing.T) func(t *testing.T) store.Store {
-			path := filepath.Join(t.TempDir(), sqlite.FileName)
-			return func(t *testing.T) store.Store { return openAt(t, path, sqlite.Options{}) }
-		}),
-	)
-}
+func TestConformance(t *testing.T) { conformance(t, sqlite.Options{}) }
 
 // TestConformanceFull runs the suite at synchronous=FULL too: group commit
 // and durability settings must not change behaviour.
@@ -48,16 +39,53 @@ func TestConformanceFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	full := sqlite.Options{Durability: sqlite.DurabilityFull, Readers: 2}
+	conformance(t, sqlite.Options{Durability: sqlite.DurabilityFull, Readers: 2})
+}
+
+func conformance(t *testing.T, opts sqlite.Options) {
 	storetest.Run(t,
 		func(t *testing.T) store.Store {
-			return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), full)
+			return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), opts)
 		},
 		storetest.WithReopen(func(t *testing.T) func(t *testing.T) store.Store {
 			path := filepath.Join(t.TempDir(), sqlite.FileName)
-			return func(t *testing.T) store.Store { return openAt(t, path, full) }
+			return func(t *testing.T) store.Store { return openAt(t, path, opts) }
+		}),
+		storetest.WithMigrations(),
+		storetest.WithWriteLock(storetest.WriteLock{
+			Place: func(t *testing.T) (func(t *testing.T) store.Store, func(t *testing.T, appID, uid string) func()) {
+				path := filepath.Join(t.TempDir(), sqlite.FileName)
+				open := func(t *testing.T) store.Store { return openAt(t, path, opts) }
+				return open, func(t *testing.T, appID, uid string) func() { return holdWriteLock(t, path, appID, uid) }
+			},
+			DropsAbandoned: true,
 		}),
 	)
+}
+
+// holdWriteLock takes the database's write lock from another connection, as
+// another process on the same data directory (the CLI, say) would, until
+// release.
+func holdWriteLock(t *testing.T, path, appID, uid string) (release func()) {
+	t.Helper()
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	tx, err := other.BeginTx(context.Background(), nil) // BEGIN IMMEDIATE: takes the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.Exec(`UPDATE users SET name = 'held' WHERE app_id = ? AND uid = ?`, appID, uid); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // write puts something in the database so the WAL and shared-memory files exist.
@@ -223,74 +251,6 @@ func TestDurability(t *testing.T) {
 	}
 }
 
-func TestMigrations(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), sqlite.FileName)
-	s := openAt(t, path, sqlite.Options{})
-	type row struct {
-		version   int
-		name      string
-		appliedAt int64
-	}
-	rows := func(s *sqlstore.Store) []row {
-		t.Helper()
-		rs, err := s.DB().QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rs.Close()
-		var out []row
-		for rs.Next() {
-			var r row
-			if err := rs.Scan(&r.version, &r.name, &r.appliedAt); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, r)
-		}
-		return out
-	}
-	first := rows(s)
-	if len(first) == 0 {
-		t.Fatal("no migrations recorded")
-	}
-	for i, r := range first {
-		if r.version != i+1 || r.name == "" || r.appliedAt <= 0 {
-			t.Errorf("migration row %d: %+v", i, r)
-		}
-	}
-	if first[0].name != "init" {
-		t.Errorf("first migration named %q, want init", first[0].name)
-	}
-	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != len(first) {
-		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, len(first))
-	}
-	// Migrating again applies nothing.
-	again, err := s.Migrate(ctx)
-	if err != nil || len(again) != 0 {
-		t.Errorf("Migrate on a migrated store applied %d: %v", len(again), err)
-	}
-	write(t, s)
-	s.Close()
-
-	time.Sleep(1100 * time.Millisecond) // a re-application would show a later applied_at
-	s = openAt(t, path, sqlite.Options{})
-	defer s.Close()
-	if second := rows(s); len(second) != len(first) {
-		t.Errorf("reopen: %d migration rows, want %d", len(second), len(first))
-	} else {
-		for i := range first {
-			if second[i] != first[i] {
-				t.Errorf("reopen re-applied migration: %+v, was %+v", second[i], first[i])
-			}
-		}
-	}
-	apps, err := s.ListApps(ctx)
-	if err != nil || len(apps) != 1 {
-		t.Errorf("data after reopen: %d apps, %v", len(apps), err)
-	}
-}
-
 func TestIntegrityCheck(t *testing.T) {
 	ctx := context.Background()
 	s := openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{})
@@ -329,6 +289,44 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenClosesOnBadMigrations: when the migrations cannot be loaded, Open
+// closes the pools it opened, so the database file is not left open.
+func TestOpenClosesOnBadMigrations(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd to see open files")
+	}
+	defer sqlite.SetMigrations(fstest.MapFS{"migrations/0002_gap.sql": {Data: []byte("SELECT 1;")}})()
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open with a gap in the migrations succeeded")
+	}
+	if n := openFiles(t, path); n != 0 {
+		t.Errorf("%d descriptors still open on the database after Open failed", n)
+	}
+}
+
+// openFiles counts this process's file descriptors open on path.
+func openFiles(t *testing.T, path string) int {
+	t.Helper()
+	path, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == path {
+			n++
+		}
+	}
+	return n
+}
+
 // TestPathWithSpecialCharacters: the path becomes a file: URI; characters
 // that mean something in a URI must not change which file is opened.
 func TestPathWithSpecialCharacters(t *testing.T) {
@@ -353,129 +351,6 @@ func TestPathWithSpecialCharacters(t *testing.T) {
 	apps, err := s.ListApps(context.Background())
 	if err != nil || len(apps) != 1 {
 		t.Errorf("reopen: %d apps, %v", len(apps), err)
-	}
-}
-
-// TestBlockedWriteHonoursDeadline: when another process holds the write lock
-// (the CLI on the same data directory, say), a write gives up when its
-// context does instead of waiting out the busy timeout.
-func TestBlockedWriteHonoursDeadline(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), sqlite.FileName)
-	s := openAt(t, path, sqlite.Options{})
-	defer s.Close()
-	if err := s.CreateApp(ctx, &store.App{ID: "a", Name: "a", Region: "us", CreatedAt: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateUser(ctx, &store.User{AppID: "a", UID: "u", Name: "u", CreatedAt: 1, UpdatedAt: 1}, nil); err != nil {
-		t.Fatal(err)
-	}
-	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	tx, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`UPDATE users SET name = 'held' WHERE uid = 'u'`); err != nil {
-		t.Fatal(err)
-	}
-
-	name := "blocked"
-	calls := []struct {
-		name string
-		call func(ctx context.Context) error
-	}{
-		{"UpdateUser", func(ctx context.Context) error {
-			_, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 2)
-			return err
-		}},
-		{"CreateAuthToken", func(ctx context.Context) error {
-			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("0123456789abcdef0123456789abcdef"), ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
-		}},
-	}
-	for _, c := range calls {
-		tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		start := time.Now()
-		err := c.call(tctx)
-		took := time.Since(start)
-		cancel()
-		t.Logf("%s: %v after %v", c.name, err, took)
-		if err == nil {
-			t.Errorf("%s succeeded while another connection held the write lock", c.name)
-		}
-		if took > 2*time.Second {
-			t.Errorf("%s took %v with a 300ms deadline", c.name, took)
-		}
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	// The lock is gone: writes work again.
-	if _, err := s.UpdateUser(ctx, "a", "u", store.UserPatch{Name: &name}, 3); err != nil {
-		t.Errorf("UpdateUser after the lock is gone: %v", err)
-	}
-	if err := s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("fedcba9876543210fedcba9876543210"), ID: "t2", AppID: "a", UID: "u", CreatedAt: 1}); err != nil {
-		t.Errorf("CreateAuthToken after the lock is gone: %v", err)
-	}
-	// The token whose caller gave up was not stored behind its back.
-	if _, _, err := s.GetSession(ctx, []byte("0123456789abcdef0123456789abcdef")); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("abandoned token: GetSession err = %v, want ErrNotFound", err)
-	}
-}
-
-// Migration 0004 moves token keys from {second}{sha256} to
-// {uid}\0{second}{sha256}: a token stored before it still logs in after it.
-func TestMigrationTokenKeysByUser(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "m.db")
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.CreateApp(ctx, &store.App{ID: "app", Name: "a", Region: "us"}))
-	must(s.CreateUser(ctx, &store.User{AppID: "app", UID: "alice", Name: "A", Role: "default"}, nil))
-	token, key := credential.NewToken("alice", time.Unix(1_800_000_000, 0))
-	oldKey := key[len("alice")+1:] // what 0003's schema stored
-	db := s.DB()
-	// Back to the state before 0004: an old-format row, the old index.
-	for _, q := range []string{
-		`DELETE FROM schema_migrations WHERE version = 4`,
-		`CREATE UNIQUE INDEX auth_tokens_user_id ON auth_tokens(app_id, uid, id)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, err = db.Exec(`INSERT INTO auth_tokens (hash, id, app_id, uid, created_at) VALUES (?, 'tok_old', 'app', 'alice', 1)`, oldKey)
-	must(err)
-	must(s.Close())
-
-	s, err = sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if len(s.Applied()) != 1 || s.Applied()[0].Version != 4 {
-		t.Fatalf("applied %v, want migration 4", s.Applied())
-	}
-	want, _ := credential.TokenKey(token)
-	tok, _, err := s.GetSession(ctx, want)
-	if err != nil || tok.ID != "tok_old" {
-		t.Fatalf("the old token after the migration: %v %v", tok, err)
-	}
-	toks, err := s.ListAuthTokens(ctx, "app", "alice")
-	if err != nil || len(toks) != 1 {
-		t.Fatalf("ListAuthTokens: %d %v", len(toks), err)
 	}
 }
 

@@ -1,6 +1,3 @@
-// Package sqlstore implements store.Store once, over database/sql, for every
-// SQL backend. A Dialect supplies what differs: placeholders, the schema, how
-// driver errors map onto the store's sentinel errors, and locking.
 package sqlstore
 
 import (
@@ -466,17 +463,23 @@ func (s *Store) onlineCount(a string) string {
 	return `(SELECT count(*) FROM presence p JOIN nodes n ON n.id = p.node_id WHERE p.app_id = ` + a + `.app_id AND p.uid = ` + a + `.uid AND n.lease_until > ` + s.d.Now + `)`
 }
 
-func userArgs(u *User) []any {
-	var meta any
+// userJSON is how a user's metadata and tags are stored: the metadata's
+// JSON text or NULL, and the tags as a JSON array ([] for none).
+func userJSON(u *User) (meta any, tags string) {
 	if len(u.Metadata) > 0 {
 		meta = string(u.Metadata)
 	}
-	tags := u.Tags
-	if tags == nil {
-		tags = []string{}
+	t := u.Tags
+	if t == nil {
+		t = []string{}
 	}
-	tj, _ := json.Marshal(tags)
-	return []any{u.AppID, u.UID, u.Name, u.Avatar, u.Link, u.Role, meta, string(tj),
+	tj, _ := json.Marshal(t)
+	return meta, string(tj)
+}
+
+func userArgs(u *User) []any {
+	meta, tags := userJSON(u)
+	return []any{u.AppID, u.UID, u.Name, u.Avatar, u.Link, u.Role, meta, tags,
 		u.LastActiveAt, u.CreatedAt, u.UpdatedAt, u.DeactivatedAt}
 }
 
@@ -581,9 +584,9 @@ func (s *Store) UpdateUser(ctx context.Context, appID, uid string, p store.UserP
 			}
 		}
 		u.UpdatedAt = now
-		a := userArgs(u)
+		meta, tags := userJSON(u)
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET name = ?, avatar = ?, link = ?, role = ?, metadata = ?, tags = ?, updated_at = ?, deactivated_at = ? WHERE app_id = ? AND uid = ?`),
-			a[2], a[3], a[4], a[5], a[6], a[7], u.UpdatedAt, u.DeactivatedAt, appID, uid); err != nil {
+			u.Name, u.Avatar, u.Link, u.Role, meta, tags, u.UpdatedAt, u.DeactivatedAt, appID, uid); err != nil {
 			return err
 		}
 		out = u

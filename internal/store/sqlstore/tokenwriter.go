@@ -61,7 +61,7 @@ func (w *tokenWriter) insert(ctx context.Context, t *AuthToken) error {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
-		return errors.New("store: closed")
+		return store.ErrClosed
 	}
 	select {
 	case w.queue <- r:

@@ -1,5 +1,3 @@
-// Package pgtest gives tests a private PostgreSQL schema on the server named
-// by $CALLGATE_TEST_POSTGRES, or skips them, saying so.
 package pgtest
 
 import (
