@@ -1,6 +1,6 @@
 package main
 
-// Shared pieces of the admin CLI: command registration, output helpers and
+// Shared pieces of the admin CLI: command groups, output helpers and
 // offline access to the data dir / database.
 
 import (
@@ -23,10 +23,6 @@ import (
 	"github.com/callgate/callgate/internal/store/sqlstore"
 	"github.com/callgate/callgate/internal/wire"
 )
-
-func init() {
-	extraCommands = append(extraCommands, newAdminAppsCmd, newAdminKeysCmd, newAdminUsersCmd, newAdminTokensCmd)
-}
 
 // adminGroup is a parent command (apps, keys, …): help without arguments,
 // a clear error for an unknown subcommand.

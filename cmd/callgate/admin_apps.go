@@ -16,7 +16,7 @@ import (
 // Apps have no REST route: these commands work on the data dir / database
 // directly (the server may be running; SQLite and PostgreSQL both allow it).
 
-func newAdminAppsCmd() *cobra.Command {
+func newAppsCmd() *cobra.Command {
 	return adminGroup("apps", "Create and list apps (offline, on the data dir or database)",
 		`Apps have no REST route: these commands open the database directly — SQLite in
 --data (default ./callgate-data) or PostgreSQL with --db. They are safe to run

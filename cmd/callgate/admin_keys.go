@@ -23,7 +23,7 @@ import (
 // --key or their environment variables) and otherwise work offline on the
 // data dir / database — the bootstrap path for a first key.
 
-func newAdminKeysCmd() *cobra.Command {
+func newKeysCmd() *cobra.Command {
 	return adminGroup("keys", "Create, list and delete API keys",
 		`Manage the API keys of an app.
 

@@ -18,7 +18,7 @@ import (
 // cli runs the callgate CLI in-process, as the binary would.
 func cli(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	root := newRoot()
+	root := newRootCmd()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)

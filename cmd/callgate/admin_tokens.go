@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newAdminTokensCmd() *cobra.Command {
+func newTokensCmd() *cobra.Command {
 	return adminGroup("tokens", "Create, list, revoke and flush users' auth tokens (REST)",
 		`Manage the auth tokens of a user through the REST API of a running server.
 An auth token is what a client logs in with (loginWithAuthToken); revoking one

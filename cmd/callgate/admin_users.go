@@ -33,7 +33,7 @@ environment variables CALLGATE_SERVER, CALLGATE_APP and CALLGATE_KEY. Anything
 not given is taken from {--data}/dev-credentials.json (default --data
 ./callgate-data), which ` + "`callgate serve --dev`" + ` writes.`
 
-func newAdminUsersCmd() *cobra.Command {
+func newUsersCmd() *cobra.Command {
 	return adminGroup("users", "Create, list, show and delete users (REST)",
 		"Manage the users of an app through the REST API of a running server.\n"+adminConnHelp,
 		newAdminUsersCreateCmd(), newAdminUsersListCmd(), newAdminUsersGetCmd(), newAdminUsersDeleteCmd())

@@ -24,8 +24,6 @@ import (
 	"github.com/callgate/callgate/internal/provision"
 )
 
-func init() { extraCommands = append(extraCommands, newBenchCmd, newBenchBaselineCmd) }
-
 type benchFlags struct {
 	target      string
 	app         string

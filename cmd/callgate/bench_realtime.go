@@ -23,8 +23,6 @@ import (
 	"github.com/callgate/callgate/internal/provision"
 )
 
-func init() { extraCommands = append(extraCommands, newBenchRealtimeCmd) }
-
 type rtBenchFlags struct {
 	sessions, users, samples int
 	idle                     time.Duration

@@ -160,7 +160,7 @@ func TestCallTokenCommands(t *testing.T) {
 		t.Errorf("verify --jwks: %v\n%s", err, out)
 	}
 	// From stdin.
-	root := newRoot()
+	root := newRootCmd()
 	var stdout bytes.Buffer
 	root.SetIn(strings.NewReader(token + "\n"))
 	root.SetOut(&stdout)
@@ -237,7 +237,7 @@ func TestServeCallTokenFlags(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		root := newRoot()
+		root := newRootCmd()
 		root.SetOut(&bytes.Buffer{})
 		root.SetErr(&bytes.Buffer{})
 		root.SetArgs(append(base, "--dev", "--master-key-file", good, "--public-url", "https://calls.example.com/"))

@@ -21,10 +21,6 @@ import (
 	"github.com/callgate/callgate/calls"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newSessionLoginCmd, newSessionWhoamiCmd, newSessionLogoutCmd)
-}
-
 // sessionDevCredsFile is the file `callgate serve --dev` writes in its data dir.
 const sessionDevCredsFile = "dev-credentials.json"
 
@@ -217,7 +213,7 @@ func describeUser(u *calls.User) string {
 	return u.UID + " (" + u.Name + ")"
 }
 
-func newSessionLoginCmd() *cobra.Command {
+func newLoginCmd() *cobra.Command {
 	var f sessionFlags
 	var uid, token string
 	cmd := &cobra.Command{
@@ -285,7 +281,7 @@ someone else logs the previous user out (on the server too).`,
 	return cmd
 }
 
-func newSessionWhoamiCmd() *cobra.Command {
+func newWhoamiCmd() *cobra.Command {
 	var f sessionFlags
 	cmd := &cobra.Command{
 		Use:   "whoami",
@@ -323,7 +319,7 @@ func newSessionWhoamiCmd() *cobra.Command {
 	return cmd
 }
 
-func newSessionLogoutCmd() *cobra.Command {
+func newLogoutCmd() *cobra.Command {
 	var f sessionFlags
 	cmd := &cobra.Command{
 		Use:   "logout",

@@ -16,7 +16,7 @@ import (
 // sessionCLI runs the CLI in-process with args.
 func sessionCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	root := newRoot()
+	root := newRootCmd()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)

@@ -18,10 +18,6 @@ import (
 	"github.com/callgate/callgate/internal/wire"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newSigningKeysCmd)
-}
-
 func newSigningKeysCmd() *cobra.Command {
 	return adminGroup("signing-keys", "List and rotate the keys that sign an app's call tokens",
 		`Manage the Ed25519 keys that sign an app's call tokens (one active key per app).
