@@ -20,7 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/callgate/callgate/internal/loadgen"
+	"github.com/callgate/callgate/internal/bench"
 	"github.com/callgate/callgate/internal/provision"
 )
 
@@ -247,7 +247,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, f *benchFlags) erro
 	slice := f.duration / time.Duration(rounds)
 	agg := make([]*scenarioAgg, len(scen))
 	for i, name := range scen {
-		agg[i] = &scenarioAgg{name: name, hist: loadgen.NewHistogram()}
+		agg[i] = &scenarioAgg{name: name, hist: bench.NewHistogram()}
 	}
 	for r := range rounds {
 		for _, a := range agg {
@@ -432,25 +432,25 @@ func benchSetup(ctx context.Context, env *benchEnv, n int) error {
 	return nil
 }
 
-func scenarioRequests(env *benchEnv, name string) (addr string, next func(conn, i int) loadgen.Request) {
+func scenarioRequests(env *benchEnv, name string) (addr string, next func(conn, i int) bench.Request) {
 	n := len(env.uids)
-	login := make([]loadgen.Request, n)
-	session := make([]loadgen.Request, n)
-	me := make([]loadgen.Request, n)
+	login := make([]bench.Request, n)
+	session := make([]bench.Request, n)
+	me := make([]bench.Request, n)
 	for i := range n {
-		login[i] = loadgen.NewRequest("POST", env.host, "/v3/users/"+env.uids[i]+"/auth_tokens",
+		login[i] = bench.NewRequest("POST", env.host, "/v3/users/"+env.uids[i]+"/auth_tokens",
 			map[string]string{"appId": env.app, "apiKey": env.authKey}, []byte(`{}`))
-		session[i] = loadgen.NewRequest("PUT", env.host, "/v3.0/me",
+		session[i] = bench.NewRequest("PUT", env.host, "/v3.0/me",
 			map[string]string{"appId": env.app, "authToken": env.tokens[i]}, []byte(`{"platform":"bench","deviceId":"bench-device"}`))
-		me[i] = loadgen.NewRequest("GET", env.host, "/v3/me", map[string]string{"appId": env.app, "authToken": env.tokens[i]}, nil)
+		me[i] = bench.NewRequest("GET", env.host, "/v3/me", map[string]string{"appId": env.app, "authToken": env.tokens[i]}, nil)
 	}
-	pick := func(reqs []loadgen.Request) func(conn, i int) loadgen.Request {
-		return func(conn, i int) loadgen.Request { return reqs[(conn*7919+i)%n] }
+	pick := func(reqs []bench.Request) func(conn, i int) bench.Request {
+		return func(conn, i int) bench.Request { return reqs[(conn*7919+i)%n] }
 	}
 	switch name {
 	case "baseline":
-		r := loadgen.NewRequest("GET", env.baseline, "/", nil, nil)
-		return env.baseline, func(int, int) loadgen.Request { return r }
+		r := bench.NewRequest("GET", env.baseline, "/", nil, nil)
+		return env.baseline, func(int, int) bench.Request { return r }
 	case "login":
 		return env.host, pick(login)
 	case "session":
@@ -459,7 +459,7 @@ func scenarioRequests(env *benchEnv, name string) (addr string, next func(conn, 
 		return env.host, pick(me)
 	}
 	// mixed: 10% login, 20% session, 70% me
-	return env.host, func(conn, i int) loadgen.Request {
+	return env.host, func(conn, i int) bench.Request {
 		k := (conn*7919 + i) % n
 		switch i % 10 {
 		case 0:
@@ -476,7 +476,7 @@ type scenarioAgg struct {
 	name             string
 	requests, errors int64
 	elapsed          time.Duration
-	hist             *loadgen.Histogram
+	hist             *bench.Histogram
 	peakKB           int64
 }
 
@@ -513,7 +513,7 @@ func runScenario(ctx context.Context, stderr io.Writer, env *benchEnv, f *benchF
 	if rounds > 1 {
 		label = fmt.Sprintf("%s %d/%d", a.name, round, rounds)
 	}
-	res, err := loadgen.Run(ctx, loadgen.Options{
+	res, err := bench.RunLoad(ctx, bench.LoadOptions{
 		Addr: addr, Connections: f.connections, Duration: d, Warmup: warmup, Next: next,
 		Progress: func(el time.Duration, done int64) {
 			if tty {
