@@ -2,7 +2,8 @@ package main
 
 // The one REST client of the admin CLI (keys, users, tokens). Every command
 // that talks to a running server resolves its connection with adminConn and
-// calls adminClient.call; nothing else in the CLI speaks HTTP.
+// calls it through adminCall (or adminREST); nothing else in the admin CLI
+// speaks HTTP.
 
 import (
 	"bytes"
@@ -276,6 +277,36 @@ func (c *adminClient) hint(e *adminAPIError) string {
 		return fmt.Sprintf("is %s (from %s) a callgate server of this version (%s)?", c.base, c.serverFrom, version)
 	}
 	return ""
+}
+
+// adminReply is an answer of the admin CLI: v for people, and out for
+// --json — the data as the server sent it (REST), or v itself (offline).
+type adminReply[T any] struct {
+	v    T
+	out  any
+	page *adminPage // of a REST list
+}
+
+// adminREST resolves the connection of conn and makes one REST call.
+func adminREST[T any](ctx context.Context, conn *adminConn, method, path string, query url.Values, body any) (adminReply[T], error) {
+	c, err := conn.client()
+	if err != nil {
+		return adminReply[T]{}, err
+	}
+	return adminCall[T](ctx, c, method, path, query, body)
+}
+
+// adminCall makes one REST call and decodes the data of its answer as T.
+func adminCall[T any](ctx context.Context, c *adminClient, method, path string, query url.Values, body any) (adminReply[T], error) {
+	data, page, err := c.call(ctx, method, path, query, body)
+	if err != nil {
+		return adminReply[T]{}, err
+	}
+	v, err := adminDecode[T](data)
+	if err != nil {
+		return adminReply[T]{}, err
+	}
+	return adminReply[T]{v: v, out: data, page: page}, nil
 }
 
 // adminDecode unmarshals the data of an answer.

@@ -37,20 +37,13 @@ func newAdminTokensCreateCmd() *cobra.Command {
 			if userAgent != "" {
 				body["userAgent"] = userAgent
 			}
-			cl, err := f.conn.client()
+			r, err := adminREST[adminToken](cmd.Context(), &f.conn, http.MethodPost, adminPath("users", args[0], "auth_tokens"), nil, body)
 			if err != nil {
 				return err
 			}
-			data, _, err := cl.call(cmd.Context(), http.MethodPost, adminPath("users", args[0], "auth_tokens"), nil, body)
-			if err != nil {
-				return err
-			}
-			t, err := adminDecode[adminToken](data)
-			if err != nil {
-				return err
-			}
+			t := r.v
 			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminEmit(w, f.asJSON, r.out, func() error {
 				fmt.Fprintf(w, "Created auth token %s for %s (expires: %s):\n\n  %s\n\n", t.ID, t.UID, adminTime(t.ExpiresAt, "never"), t.AuthToken)
 				fmt.Fprintf(w, "It is shown only this once. Revoke it with: callgate tokens revoke %s %s\n", t.UID, t.ID)
 				return nil
@@ -74,20 +67,13 @@ func newAdminTokensListCmd() *cobra.Command {
 		Example: "  callgate tokens list cometchat-uid-1",
 		Args:    adminArgs("UID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.conn.client()
+			r, err := adminREST[[]adminToken](cmd.Context(), &f.conn, http.MethodGet, adminPath("users", args[0], "auth_tokens"), nil, nil)
 			if err != nil {
 				return err
 			}
-			data, _, err := cl.call(cmd.Context(), http.MethodGet, adminPath("users", args[0], "auth_tokens"), nil, nil)
-			if err != nil {
-				return err
-			}
-			toks, err := adminDecode[[]adminToken](data)
-			if err != nil {
-				return err
-			}
+			toks := r.v
 			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminEmit(w, f.asJSON, r.out, func() error {
 				if len(toks) == 0 {
 					fmt.Fprintf(w, "%s has no auth tokens.\n", args[0])
 					return nil

@@ -90,20 +90,13 @@ func newAdminUsersCreateCmd() *cobra.Command {
 			if withToken {
 				body["withAuthToken"] = true
 			}
-			cl, err := f.conn.client()
+			r, err := adminREST[adminUser](cmd.Context(), &f.conn, http.MethodPost, "/users", nil, body)
 			if err != nil {
 				return err
 			}
-			data, _, err := cl.call(cmd.Context(), http.MethodPost, "/users", nil, body)
-			if err != nil {
-				return err
-			}
-			u, err := adminDecode[adminUser](data)
-			if err != nil {
-				return err
-			}
+			u := r.v
 			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminEmit(w, f.asJSON, r.out, func() error {
 				fmt.Fprintf(w, "Created user %s.\n\n", u.UID)
 				adminPrintUser(w, u)
 				if u.AuthToken != "" {
@@ -160,20 +153,13 @@ func newAdminUsersListCmd() *cobra.Command {
 			if cmd.Flags().Changed("page") {
 				q.Set("page", strconv.Itoa(page))
 			}
-			cl, err := f.conn.client()
+			r, err := adminREST[[]adminUser](cmd.Context(), &f.conn, http.MethodGet, "/users", q, nil)
 			if err != nil {
 				return err
 			}
-			data, pg, err := cl.call(cmd.Context(), http.MethodGet, "/users", q, nil)
-			if err != nil {
-				return err
-			}
-			users, err := adminDecode[[]adminUser](data)
-			if err != nil {
-				return err
-			}
+			users, pg := r.v, r.page
 			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminEmit(w, f.asJSON, r.out, func() error {
 				rows := make([][]string, len(users))
 				for i, u := range users {
 					rows[i] = []string{u.UID, u.Name, u.Status, u.Role, adminTime(u.LastActiveAt, "never"), adminTime(u.CreatedAt, "-")}
@@ -208,20 +194,13 @@ func newAdminUsersGetCmd() *cobra.Command {
 		Example: "  callgate users get cometchat-uid-1",
 		Args:    adminArgs("UID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.conn.client()
+			r, err := adminREST[adminUser](cmd.Context(), &f.conn, http.MethodGet, adminPath("users", args[0]), nil, nil)
 			if err != nil {
 				return err
 			}
-			data, _, err := cl.call(cmd.Context(), http.MethodGet, adminPath("users", args[0]), nil, nil)
-			if err != nil {
-				return err
-			}
-			u, err := adminDecode[adminUser](data)
-			if err != nil {
-				return err
-			}
+			u := r.v
 			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminEmit(w, f.asJSON, r.out, func() error {
 				adminPrintUser(w, u)
 				return nil
 			})
@@ -252,21 +231,13 @@ token of theirs; their sessions end at once.
 // adminMessageCall makes a REST call whose answer is {success, message}
 // and prints the message (or, with --json, the answer).
 func adminMessageCall(cmd *cobra.Command, f *adminRESTFlags, method, path string) error {
-	cl, err := f.conn.client()
-	if err != nil {
-		return err
-	}
-	data, _, err := cl.call(cmd.Context(), method, path, nil, nil)
-	if err != nil {
-		return err
-	}
-	res, err := adminDecode[adminResult](data)
+	r, err := adminREST[adminResult](cmd.Context(), &f.conn, method, path, nil, nil)
 	if err != nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	return adminEmit(w, f.asJSON, data, func() error {
-		fmt.Fprintln(w, res.Message)
+	return adminEmit(w, f.asJSON, r.out, func() error {
+		fmt.Fprintln(w, r.v.Message)
 		return nil
 	})
 }
