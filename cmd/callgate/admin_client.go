@@ -279,14 +279,6 @@ func (c *adminClient) hint(e *adminAPIError) string {
 	return ""
 }
 
-// adminReply is an answer of the admin CLI: v for people, and out for
-// --json — the data as the server sent it (REST), or v itself (offline).
-type adminReply[T any] struct {
-	v    T
-	out  any
-	page *adminPage // of a REST list
-}
-
 // adminREST resolves the connection of conn and makes one REST call.
 func adminREST[T any](ctx context.Context, conn *adminConn, method, path string, query url.Values, body any) (adminReply[T], error) {
 	c, err := conn.client()

@@ -235,11 +235,7 @@ func adminMessageCall(cmd *cobra.Command, f *adminRESTFlags, method, path string
 	if err != nil {
 		return err
 	}
-	w := cmd.OutOrStdout()
-	return adminEmit(w, f.asJSON, r.out, func() error {
-		fmt.Fprintln(w, r.v.Message)
-		return nil
-	})
+	return adminEmitMessage(cmd, f.asJSON, r)
 }
 
 // adminPrintUser prints one user as label/value lines.
