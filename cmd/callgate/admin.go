@@ -56,15 +56,17 @@ func adminEmit(w io.Writer, asJSON bool, raw any, human func() error) error {
 	return human()
 }
 
-// adminEmitMessage prints the message of a {success, message} answer (or,
-// with --json, the answer).
-func adminEmitMessage(cmd *cobra.Command, asJSON bool, r adminReply[adminResult]) error {
+// adminPrint prints the answer r: show(w, r) for people, r.out with --json.
+func adminPrint[T any](cmd *cobra.Command, asJSON bool, r adminReply[T], show func(io.Writer, adminReply[T])) error {
 	w := cmd.OutOrStdout()
 	return adminEmit(w, asJSON, r.out, func() error {
-		fmt.Fprintln(w, r.v.Message)
+		show(w, r)
 		return nil
 	})
 }
+
+// adminShowMessage shows the message of a {success, message} answer.
+func adminShowMessage(w io.Writer, r adminReply[adminResult]) { fmt.Fprintln(w, r.v.Message) }
 
 // adminFields prints label/value pairs, one per line, aligned.
 func adminFields(w io.Writer, pairs ...[2]string) {

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,8 +20,6 @@ import (
 // adminBackend does the work of an admin command for one app. Each answer
 // is an adminReply: what the command prints, and what --json prints.
 type adminBackend interface {
-	// AppID is the app the command works on.
-	AppID() string
 	CreateAPIKey(ctx context.Context, name, scope string) (adminReply[adminKey], error)
 	ListAPIKeys(ctx context.Context) (adminReply[[]adminKey], error)
 	// DeleteAPIKey deletes the key named by ref: its id or the key itself.
@@ -30,11 +29,13 @@ type adminBackend interface {
 	Close() error
 }
 
-// adminReply is an answer of the admin CLI: v for people, and out for
-// --json — the data as the server sent it (REST), or v itself (offline).
+// adminReply is an answer of the admin CLI about one app: v for people,
+// and out for --json — the data as the server sent it (REST), or v itself
+// (offline).
 type adminReply[T any] struct {
 	v    T
 	out  any
+	app  string     // the app's ID
 	page *adminPage // of a REST list
 }
 
@@ -70,9 +71,28 @@ func (f *adminBackendFlags) online(cmd *cobra.Command) (bool, error) {
 	return online, nil
 }
 
-// open resolves the connection (online) or opens the database and picks
-// the app (offline).
-func (f *adminBackendFlags) open(ctx context.Context, online bool) (adminBackend, error) {
+// adminDo is the flow of a command with both backends: open the backend
+// the flags choose, ask it, print the answer (show, or --json).
+func adminDo[T any](cmd *cobra.Command, f *adminBackendFlags, ask func(adminBackend, context.Context) (adminReply[T], error), show func(io.Writer, adminReply[T])) error {
+	b, err := f.backend(cmd)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r, err := ask(b, cmd.Context())
+	if err != nil {
+		return err
+	}
+	return adminPrint(cmd, f.asJSON, r, show)
+}
+
+// backend resolves the connection (online) or opens the database and
+// picks the app (offline).
+func (f *adminBackendFlags) backend(cmd *cobra.Command) (adminBackend, error) {
+	online, err := f.online(cmd)
+	if err != nil {
+		return nil, err
+	}
 	if online {
 		c, err := f.conn.client()
 		if err != nil {
@@ -80,18 +100,9 @@ func (f *adminBackendFlags) open(ctx context.Context, online bool) (adminBackend
 		}
 		return restBackend{c}, nil
 	}
-	b, err := openDBApp(ctx, &f.store, f.conn.app)
+	b, err := openDBApp(cmd.Context(), &f.store, f.conn.app)
 	if err != nil {
 		return nil, err
 	}
 	return b, nil
-}
-
-// backend is open, online or not as the flags say.
-func (f *adminBackendFlags) backend(cmd *cobra.Command) (adminBackend, error) {
-	online, err := f.online(cmd)
-	if err != nil {
-		return nil, err
-	}
-	return f.open(cmd.Context(), online)
 }

@@ -2,8 +2,8 @@ package main
 
 // The one REST client of the admin CLI (keys, users, tokens). Every command
 // that talks to a running server resolves its connection with adminConn and
-// calls it through adminCall (or adminREST); nothing else in the admin CLI
-// speaks HTTP.
+// calls it through adminCall (adminRESTDo, restBackend); nothing else in
+// the admin CLI speaks HTTP.
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/callgate/callgate/internal/provision"
@@ -279,13 +280,42 @@ func (c *adminClient) hint(e *adminAPIError) string {
 	return ""
 }
 
-// adminREST resolves the connection of conn and makes one REST call.
-func adminREST[T any](ctx context.Context, conn *adminConn, method, path string, query url.Values, body any) (adminReply[T], error) {
-	c, err := conn.client()
+// adminRESTFlags are the flags of a command that only talks REST.
+type adminRESTFlags struct {
+	data   string
+	conn   adminConn
+	asJSON bool
+}
+
+func (f *adminRESTFlags) register(fs *pflag.FlagSet) {
+	registerAdminData(fs, &f.data)
+	f.conn.register(fs, &f.data)
+	fs.BoolVar(&f.asJSON, "json", false, "print the data of the answer as JSON, for scripts")
+}
+
+// adminRESTDo is the flow of a REST-only command: resolve the connection,
+// make one call, print the answer (show, or --json).
+func adminRESTDo[T any](cmd *cobra.Command, f *adminRESTFlags, method, path string, query url.Values, body any, show func(io.Writer, adminReply[T])) error {
+	c, err := f.conn.client()
 	if err != nil {
-		return adminReply[T]{}, err
+		return err
 	}
-	return adminCall[T](ctx, c, method, path, query, body)
+	r, err := adminCall[T](cmd.Context(), c, method, path, query, body)
+	if err != nil {
+		return err
+	}
+	return adminPrint(cmd, f.asJSON, r, show)
+}
+
+// adminDeleteCmd completes a REST-only command that deletes what the path
+// of its arguments names and shows the {success, message} answer.
+func adminDeleteCmd(cmd *cobra.Command, path func(args []string) string) *cobra.Command {
+	var f adminRESTFlags
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return adminRESTDo(cmd, &f, http.MethodDelete, path(args), nil, nil, adminShowMessage)
+	}
+	f.register(cmd.Flags())
+	return cmd
 }
 
 // adminCall makes one REST call and decodes the data of its answer as T.
@@ -298,7 +328,7 @@ func adminCall[T any](ctx context.Context, c *adminClient, method, path string, 
 	if err != nil {
 		return adminReply[T]{}, err
 	}
-	return adminReply[T]{v: v, out: data, page: page}, nil
+	return adminReply[T]{v: v, out: data, app: c.appID, page: page}, nil
 }
 
 // adminDecode unmarshals the data of an answer.

@@ -43,10 +43,8 @@ func openDBApp(ctx context.Context, sf *storeFlags, appFlag string) (*dbBackend,
 	return &dbBackend{st: st, desc: desc, app: app}, nil
 }
 
-// offlineReply is an offline answer: --json prints v itself.
-func offlineReply[T any](v T) adminReply[T] { return adminReply[T]{v: v, out: v} }
-
-func (b *dbBackend) AppID() string { return b.app.ID }
+// offlineReply is an offline answer about app: --json prints v itself.
+func offlineReply[T any](app string, v T) adminReply[T] { return adminReply[T]{v: v, out: v, app: app} }
 
 func (b *dbBackend) Close() error { return b.st.Close() }
 
@@ -58,7 +56,7 @@ func (b *dbBackend) CreateAPIKey(ctx context.Context, name, scope string) (admin
 	if err != nil {
 		return adminReply[adminKey]{}, err
 	}
-	return offlineReply(wire.KeyOf(k, secret)), nil
+	return offlineReply(b.app.ID, wire.KeyOf(k, secret)), nil
 }
 
 func (b *dbBackend) ListAPIKeys(ctx context.Context) (adminReply[[]adminKey], error) {
@@ -70,7 +68,7 @@ func (b *dbBackend) ListAPIKeys(ctx context.Context) (adminReply[[]adminKey], er
 	for i, k := range ks {
 		keys[i] = wire.KeyOf(k, "")
 	}
-	return offlineReply(keys), nil
+	return offlineReply(b.app.ID, keys), nil
 }
 
 func (b *dbBackend) DeleteAPIKey(ctx context.Context, ref string) (adminReply[adminResult], error) {
@@ -90,7 +88,7 @@ func (b *dbBackend) DeleteAPIKey(ctx context.Context, ref string) (adminReply[ad
 	if err != nil {
 		return adminReply[adminResult]{}, err
 	}
-	return offlineReply(adminResult{Success: true, Message: "API key " + k.ID + " deleted."}), nil
+	return offlineReply(b.app.ID, adminResult{Success: true, Message: "API key " + k.ID + " deleted."}), nil
 }
 
 func (b *dbBackend) ListSigningKeys(ctx context.Context) (adminReply[[]adminSigningKey], error) {
@@ -103,7 +101,7 @@ func (b *dbBackend) ListSigningKeys(ctx context.Context) (adminReply[[]adminSign
 	for i, k := range ks {
 		keys[i] = wire.SigningKeyOf(k, now)
 	}
-	return offlineReply(keys), nil
+	return offlineReply(b.app.ID, keys), nil
 }
 
 func (b *dbBackend) RotateSigningKey(ctx context.Context, opts rotateOptions) (adminReply[adminRotation], error) {
@@ -121,7 +119,7 @@ func (b *dbBackend) RotateSigningKey(ctx context.Context, opts rotateOptions) (a
 		v := wire.SigningKeyOf(retired, now.Unix())
 		rot.Retired = &v
 	}
-	return offlineReply(rot), nil
+	return offlineReply(b.app.ID, rot), nil
 }
 
 // adminOpenStore opens the database of storeFlags for an offline command.

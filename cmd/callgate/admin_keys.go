@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,21 +48,13 @@ func newAdminKeysCreateCmd() *cobra.Command {
 			if strings.TrimSpace(name) == "" {
 				name = scope + " key"
 			}
-			b, err := f.backend(cmd)
-			if err != nil {
-				return err
+			create := func(b adminBackend, ctx context.Context) (adminReply[adminKey], error) {
+				return b.CreateAPIKey(ctx, name, scope)
 			}
-			defer b.Close()
-			r, err := b.CreateAPIKey(cmd.Context(), name, scope)
-			if err != nil {
-				return err
-			}
-			key := r.v
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
-				fmt.Fprintf(w, "Created %s API key %s (%q) for app %s:\n\n  %s\n\n", key.Scope, key.ID, key.Name, b.AppID(), key.APIKey)
+			return adminDo(cmd, &f, create, func(w io.Writer, r adminReply[adminKey]) {
+				key := r.v
+				fmt.Fprintf(w, "Created %s API key %s (%q) for app %s:\n\n  %s\n\n", key.Scope, key.ID, key.Name, r.app, key.APIKey)
 				fmt.Fprintln(w, "It is shown only this once (callgate keeps only its hash): store it now.")
-				return nil
 			})
 		},
 	}
@@ -80,19 +73,8 @@ func newAdminKeysListCmd() *cobra.Command {
   callgate keys list --data ./callgate-data --app my-app`,
 		Args: adminArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := f.backend(cmd)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			r, err := b.ListAPIKeys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
+			return adminDo(cmd, &f, adminBackend.ListAPIKeys, func(w io.Writer, r adminReply[[]adminKey]) {
 				adminPrintKeys(w, r.v)
-				return nil
 			})
 		},
 	}
@@ -124,16 +106,10 @@ immediate.`,
 		Args: adminArgs("KEY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := strings.TrimSpace(args[0])
-			b, err := f.backend(cmd)
-			if err != nil {
-				return err
+			del := func(b adminBackend, ctx context.Context) (adminReply[adminResult], error) {
+				return b.DeleteAPIKey(ctx, ref)
 			}
-			defer b.Close()
-			r, err := b.DeleteAPIKey(cmd.Context(), ref)
-			if err != nil {
-				return err
-			}
-			return adminEmitMessage(cmd, f.asJSON, r)
+			return adminDo(cmd, &f, del, adminShowMessage)
 		},
 	}
 	f.register(cmd.Flags())

@@ -9,8 +9,6 @@ import (
 // REST API (/v3/apikeys, /v3/signing_keys) with a fullAccess key.
 type restBackend struct{ c *adminClient }
 
-func (b restBackend) AppID() string { return b.c.appID }
-
 func (b restBackend) Close() error { return nil }
 
 func (b restBackend) CreateAPIKey(ctx context.Context, name, scope string) (adminReply[adminKey], error) {

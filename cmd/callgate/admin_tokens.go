@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/spf13/cobra"
@@ -37,16 +38,10 @@ func newAdminTokensCreateCmd() *cobra.Command {
 			if userAgent != "" {
 				body["userAgent"] = userAgent
 			}
-			r, err := adminREST[adminToken](cmd.Context(), &f.conn, http.MethodPost, adminPath("users", args[0], "auth_tokens"), nil, body)
-			if err != nil {
-				return err
-			}
-			t := r.v
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
+			return adminRESTDo(cmd, &f, http.MethodPost, adminPath("users", args[0], "auth_tokens"), nil, body, func(w io.Writer, r adminReply[adminToken]) {
+				t := r.v
 				fmt.Fprintf(w, "Created auth token %s for %s (expires: %s):\n\n  %s\n\n", t.ID, t.UID, adminTime(t.ExpiresAt, "never"), t.AuthToken)
 				fmt.Fprintf(w, "It is shown only this once. Revoke it with: callgate tokens revoke %s %s\n", t.UID, t.ID)
-				return nil
 			})
 		},
 	}
@@ -67,16 +62,11 @@ func newAdminTokensListCmd() *cobra.Command {
 		Example: "  callgate tokens list cometchat-uid-1",
 		Args:    adminArgs("UID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := adminREST[[]adminToken](cmd.Context(), &f.conn, http.MethodGet, adminPath("users", args[0], "auth_tokens"), nil, nil)
-			if err != nil {
-				return err
-			}
-			toks := r.v
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
+			return adminRESTDo(cmd, &f, http.MethodGet, adminPath("users", args[0], "auth_tokens"), nil, nil, func(w io.Writer, r adminReply[[]adminToken]) {
+				toks := r.v
 				if len(toks) == 0 {
 					fmt.Fprintf(w, "%s has no auth tokens.\n", args[0])
-					return nil
+					return
 				}
 				rows := make([][]string, len(toks))
 				for i, t := range toks {
@@ -84,7 +74,6 @@ func newAdminTokensListCmd() *cobra.Command {
 						adminTime(t.LastUsedAt, "never"), adminTime(t.ExpiresAt, "never")}
 				}
 				printTable(w, []string{"ID", "PLATFORM", "DEVICE", "CREATED", "LAST USED", "EXPIRES"}, rows)
-				return nil
 			})
 		},
 	}
@@ -93,8 +82,7 @@ func newAdminTokensListCmd() *cobra.Command {
 }
 
 func newAdminTokensRevokeCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminDeleteCmd(&cobra.Command{
 		Use:   "revoke UID TOKEN_ID|AUTH_TOKEN",
 		Short: "Revoke one auth token of a user",
 		Long: `Deletes one auth token (DELETE /v3/users/{uid}/auth_tokens/{token or id}): the
@@ -103,17 +91,11 @@ tokens list) or by the token itself.
 ` + adminConnHelp,
 		Example: "  callgate tokens revoke alice tok_3f9a0c1b2d4e",
 		Args:    adminArgs("UID", "TOKEN_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0], "auth_tokens", args[1]))
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+	}, func(args []string) string { return adminPath("users", args[0], "auth_tokens", args[1]) })
 }
 
 func newAdminTokensFlushCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminDeleteCmd(&cobra.Command{
 		Use:   "flush UID",
 		Short: "Revoke every auth token of a user",
 		Long: `Deletes all of a user's auth tokens (DELETE /v3/users/{uid}/auth_tokens): they
@@ -121,10 +103,5 @@ are logged out everywhere at once. The user remains.
 ` + adminConnHelp,
 		Example: "  callgate tokens flush alice",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0], "auth_tokens"))
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+	}, func(args []string) string { return adminPath("users", args[0], "auth_tokens") })
 }

@@ -11,21 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
-
-// adminRESTFlags are the flags of a command that only talks REST.
-type adminRESTFlags struct {
-	data   string
-	conn   adminConn
-	asJSON bool
-}
-
-func (f *adminRESTFlags) register(fs *pflag.FlagSet) {
-	registerAdminData(fs, &f.data)
-	f.conn.register(fs, &f.data)
-	fs.BoolVar(&f.asJSON, "json", false, "print the data of the answer as JSON, for scripts")
-}
 
 const adminConnHelp = `
 Connection: --server URL, --app APP_ID and --key FULL_ACCESS_KEY, or the
@@ -90,19 +76,13 @@ func newAdminUsersCreateCmd() *cobra.Command {
 			if withToken {
 				body["withAuthToken"] = true
 			}
-			r, err := adminREST[adminUser](cmd.Context(), &f.conn, http.MethodPost, "/users", nil, body)
-			if err != nil {
-				return err
-			}
-			u := r.v
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
+			return adminRESTDo(cmd, &f, http.MethodPost, "/users", nil, body, func(w io.Writer, r adminReply[adminUser]) {
+				u := r.v
 				fmt.Fprintf(w, "Created user %s.\n\n", u.UID)
 				adminPrintUser(w, u)
 				if u.AuthToken != "" {
 					fmt.Fprintf(w, "\nAuth token (shown only this once):\n\n  %s\n", u.AuthToken)
 				}
-				return nil
 			})
 		},
 	}
@@ -153,13 +133,8 @@ func newAdminUsersListCmd() *cobra.Command {
 			if cmd.Flags().Changed("page") {
 				q.Set("page", strconv.Itoa(page))
 			}
-			r, err := adminREST[[]adminUser](cmd.Context(), &f.conn, http.MethodGet, "/users", q, nil)
-			if err != nil {
-				return err
-			}
-			users, pg := r.v, r.page
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
+			return adminRESTDo(cmd, &f, http.MethodGet, "/users", q, nil, func(w io.Writer, r adminReply[[]adminUser]) {
+				users, pg := r.v, r.page
 				rows := make([][]string, len(users))
 				for i, u := range users {
 					rows[i] = []string{u.UID, u.Name, u.Status, u.Role, adminTime(u.LastActiveAt, "never"), adminTime(u.CreatedAt, "-")}
@@ -172,7 +147,6 @@ func newAdminUsersListCmd() *cobra.Command {
 					}
 					fmt.Fprintln(w)
 				}
-				return nil
 			})
 		},
 	}
@@ -194,15 +168,8 @@ func newAdminUsersGetCmd() *cobra.Command {
 		Example: "  callgate users get cometchat-uid-1",
 		Args:    adminArgs("UID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := adminREST[adminUser](cmd.Context(), &f.conn, http.MethodGet, adminPath("users", args[0]), nil, nil)
-			if err != nil {
-				return err
-			}
-			u := r.v
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
-				adminPrintUser(w, u)
-				return nil
+			return adminRESTDo(cmd, &f, http.MethodGet, adminPath("users", args[0]), nil, nil, func(w io.Writer, r adminReply[adminUser]) {
+				adminPrintUser(w, r.v)
 			})
 		},
 	}
@@ -211,8 +178,7 @@ func newAdminUsersGetCmd() *cobra.Command {
 }
 
 func newAdminUsersDeleteCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminDeleteCmd(&cobra.Command{
 		Use:   "delete UID",
 		Short: "Delete a user and all their auth tokens",
 		Long: `Deletes a user for good (DELETE /v3/users/{uid}): the record and every auth
@@ -220,22 +186,7 @@ token of theirs; their sessions end at once.
 ` + adminConnHelp,
 		Example: "  callgate users delete alice",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0]))
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
-}
-
-// adminMessageCall makes a REST call whose answer is {success, message}
-// and prints the message (or, with --json, the answer).
-func adminMessageCall(cmd *cobra.Command, f *adminRESTFlags, method, path string) error {
-	r, err := adminREST[adminResult](cmd.Context(), &f.conn, method, path, nil, nil)
-	if err != nil {
-		return err
-	}
-	return adminEmitMessage(cmd, f.asJSON, r)
+	}, func(args []string) string { return adminPath("users", args[0]) })
 }
 
 // adminPrintUser prints one user as label/value lines.

@@ -6,6 +6,7 @@ package main
 // data dir / database, like `callgate keys`.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -48,24 +49,12 @@ func newSigningKeysListCmd() *cobra.Command {
   callgate signing-keys list --data ./callgate-data --app my-app`,
 		Args: adminArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := f.backend(cmd)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			r, err := b.ListSigningKeys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			keys := r.v
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
-				if len(keys) == 0 {
-					fmt.Fprintf(w, "App %s has no signing key yet: the server creates one when it starts, or at the app's first call token.\n", b.AppID())
-					return nil
+			return adminDo(cmd, &f, adminBackend.ListSigningKeys, func(w io.Writer, r adminReply[[]adminSigningKey]) {
+				if len(r.v) == 0 {
+					fmt.Fprintf(w, "App %s has no signing key yet: the server creates one when it starts, or at the app's first call token.\n", r.app)
+					return
 				}
-				adminPrintSigningKeys(w, keys)
-				return nil
+				adminPrintSigningKeys(w, r.v)
 			})
 		},
 	}
@@ -124,26 +113,17 @@ through --server it is immediate.`,
 					return err
 				}
 			}
-			ctx := cmd.Context()
-			b, err := f.open(ctx, online)
-			if err != nil {
-				return err
+			rotate := func(b adminBackend, ctx context.Context) (adminReply[adminRotation], error) {
+				return b.RotateSigningKey(ctx, opts)
 			}
-			defer b.Close()
-			r, err := b.RotateSigningKey(ctx, opts)
-			if err != nil {
-				return err
-			}
-			rot := r.v
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, r.out, func() error {
-				fmt.Fprintf(w, "Rotated the signing key of app %s.\n\n", b.AppID())
+			return adminDo(cmd, &f, rotate, func(w io.Writer, r adminReply[adminRotation]) {
+				rot := r.v
+				fmt.Fprintf(w, "Rotated the signing key of app %s.\n\n", r.app)
 				pairs := [][2]string{{"  active key", rot.Active.KID}}
 				if rot.Retired != nil {
 					pairs = append(pairs, [2]string{"  retired key", rot.Retired.KID + " (its tokens verify until " + adminTime(rot.Retired.PublishedUntil, "-") + ")"})
 				}
 				adminFields(w, pairs...)
-				return nil
 			})
 		},
 	}
