@@ -25,28 +25,89 @@ import (
 type dbBackend struct {
 	st   *sqlstore.Store
 	desc string     // the database, for messages
-	app  *store.App // the app the command works on
+	app  *store.App // the app the command works on; nil for apps commands
+}
+
+// openDB opens the database of sf for the apps commands, which work on no
+// one app; create allows a new empty database (adminOpenStore).
+func openDB(ctx context.Context, sf *storeFlags, create bool) (*dbBackend, error) {
+	st, desc, err := adminOpenStore(ctx, sf, create)
+	if err != nil {
+		return nil, err
+	}
+	return &dbBackend{st: st, desc: desc}, nil
 }
 
 // openDBApp opens the database of sf and picks the app of an offline
 // command (adminOfflineApp).
 func openDBApp(ctx context.Context, sf *storeFlags, appFlag string) (*dbBackend, error) {
-	st, desc, err := adminOpenStore(ctx, sf, false)
+	b, err := openDB(ctx, sf, false)
 	if err != nil {
 		return nil, err
 	}
-	app, err := adminOfflineApp(ctx, st, desc, appFlag, sf.data)
-	if err != nil {
-		st.Close()
+	if b.app, err = adminOfflineApp(ctx, b.st, b.desc, appFlag, sf.data); err != nil {
+		b.Close()
 		return nil, err
 	}
-	return &dbBackend{st: st, desc: desc, app: app}, nil
+	return b, nil
 }
 
 // offlineReply is an offline answer about app: --json prints v itself.
 func offlineReply[T any](app string, v T) adminReply[T] { return adminReply[T]{v: v, out: v, app: app} }
 
 func (b *dbBackend) Close() error { return b.st.Close() }
+
+// CreateApp creates an app and its first two keys, an authOnly and a
+// fullAccess one (apps have no REST route: offline only).
+func (b *dbBackend) CreateApp(ctx context.Context, id, name, region string) (adminNewApp, error) {
+	now := time.Now()
+	app, err := provision.CreateApp(ctx, b.st, id, name, region, now)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return adminNewApp{}, fmt.Errorf("app %q already exists in %s\n  pick another --id (`callgate apps list` shows the apps there)", id, b.desc)
+	}
+	if err != nil {
+		return adminNewApp{}, fmt.Errorf("create app in %s: %w", b.desc, err)
+	}
+	out := adminNewApp{AppID: app.ID, Name: app.Name, Region: app.Region, CreatedAt: app.CreatedAt}
+	for _, k := range []struct{ name, scope string }{
+		{"auth key", store.ScopeAuthOnly},
+		{"REST API key", store.ScopeFullAccess},
+	} {
+		secret, key, err := provision.CreateAPIKey(ctx, b.st, app.ID, k.name, k.scope, now)
+		if err != nil {
+			return adminNewApp{}, fmt.Errorf("app %s was created but its %s was not: %w\n  create it with `callgate keys create --app %s --scope %s --name %q`", app.ID, k.name, err, app.ID, k.scope, k.name)
+		}
+		out.Keys = append(out.Keys, wire.KeyOf(key, secret))
+		if k.scope == store.ScopeAuthOnly {
+			out.AuthKey = secret
+		} else {
+			out.RESTAPIKey = secret
+		}
+	}
+	return out, nil
+}
+
+// ListApps lists the apps with how many keys and users each has.
+func (b *dbBackend) ListApps(ctx context.Context) ([]adminAppRow, error) {
+	apps, err := b.st.ListApps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]adminAppRow, 0, len(apps))
+	for _, a := range apps {
+		keys, err := b.st.ListAPIKeys(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		_, users, err := b.st.ListUsers(ctx, a.ID, store.UserQuery{Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, adminAppRow{AppID: a.ID, Name: a.Name, Region: a.Region, CreatedAt: a.CreatedAt,
+			Keys: len(keys), Users: users, Settings: a.Settings})
+	}
+	return rows, nil
+}
 
 func (b *dbBackend) CreateAPIKey(ctx context.Context, name, scope string) (adminReply[adminKey], error) {
 	secret, k, err := provision.CreateAPIKey(ctx, b.st, b.app.ID, strings.TrimSpace(name), scope, time.Now())
