@@ -1,4 +1,3 @@
-// Command callgate is the callgate server and its admin CLI in one binary.
 package main
 
 import (

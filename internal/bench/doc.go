@@ -2,9 +2,11 @@
 // `callgate bench-realtime` (docs/benchmarks.md): it starts the servers to
 // measure as their own processes, drives them with its own load generator
 // (loadgen.go) or WebSocket sessions, and computes and formats the figures.
+//
 // One job per file: run.go and realtime.go run the two benchmarks, proc.go
-// and procstat.go start and watch processes, setup.go, scenario.go and
-// baseline.go serve run.go, report.go formats.
+// and procstat.go start and watch processes (cmd/callgate's crash tests
+// use FreeAddr and WaitReady too), setup.go, scenario.go and baseline.go
+// serve run.go, report.go formats.
 //
 // Options mirror the CLI's flags and errors name them; the CLI only wires
 // flags and prints (as a table or JSON).
