@@ -71,21 +71,6 @@ func (f *adminBackendFlags) online(cmd *cobra.Command) (bool, error) {
 	return online, nil
 }
 
-// adminDo is the flow of a command with both backends: open the backend
-// the flags choose, ask it, print the answer (show, or --json).
-func adminDo[T any](cmd *cobra.Command, f *adminBackendFlags, ask func(adminBackend, context.Context) (adminReply[T], error), show func(io.Writer, adminReply[T])) error {
-	b, err := f.backend(cmd)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	r, err := ask(b, cmd.Context())
-	if err != nil {
-		return err
-	}
-	return adminPrint(cmd, f.asJSON, r, show)
-}
-
 // backend resolves the connection (online) or opens the database and
 // picks the app (offline).
 func (f *adminBackendFlags) backend(cmd *cobra.Command) (adminBackend, error) {
@@ -105,4 +90,19 @@ func (f *adminBackendFlags) backend(cmd *cobra.Command) (adminBackend, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// adminDo is the flow of a command with both backends: open the backend
+// the flags choose, ask it, print the answer (show, or --json).
+func adminDo[T any](cmd *cobra.Command, f *adminBackendFlags, ask func(adminBackend, context.Context) (adminReply[T], error), show func(io.Writer, adminReply[T])) error {
+	b, err := f.backend(cmd)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r, err := ask(b, cmd.Context())
+	if err != nil {
+		return err
+	}
+	return adminPrint(cmd, f.asJSON, r, show)
 }
