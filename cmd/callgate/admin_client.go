@@ -307,15 +307,21 @@ func adminRESTDo[T any](cmd *cobra.Command, f *adminRESTFlags, method, path stri
 	return adminPrint(cmd, f.asJSON, r, show)
 }
 
-// adminDeleteCmd completes a REST-only command that deletes what the path
-// of its arguments names and shows the {success, message} answer.
-func adminDeleteCmd(cmd *cobra.Command, path func(args []string) string) *cobra.Command {
+// adminPathCmd completes a REST-only command with no flags of its own: it
+// calls method on the path its arguments name and shows the answer.
+func adminPathCmd[T any](cmd *cobra.Command, method string, path func(args []string) string, show func(w io.Writer, args []string, r adminReply[T])) *cobra.Command {
 	var f adminRESTFlags
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return adminRESTDo(cmd, &f, http.MethodDelete, path(args), nil, nil, adminShowMessage)
+		return adminRESTDo(cmd, &f, method, path(args), nil, nil, func(w io.Writer, r adminReply[T]) { show(w, args, r) })
 	}
 	f.register(cmd.Flags())
 	return cmd
+}
+
+// adminDeleteCmd is an adminPathCmd that deletes and shows the
+// {success, message} answer.
+func adminDeleteCmd(cmd *cobra.Command, path func(args []string) string) *cobra.Command {
+	return adminPathCmd(cmd, http.MethodDelete, path, func(w io.Writer, _ []string, r adminReply[adminResult]) { adminShowMessage(w, r) })
 }
 
 // adminCall makes one REST call and decodes the data of its answer as T.

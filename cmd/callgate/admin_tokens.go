@@ -54,31 +54,26 @@ func newAdminTokensCreateCmd() *cobra.Command {
 }
 
 func newAdminTokensListCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminPathCmd(&cobra.Command{
 		Use:     "list UID",
 		Short:   "List a user's auth tokens (never the tokens themselves)",
 		Long:    "Lists the auth tokens of a user (GET /v3/users/{uid}/auth_tokens): ids and device details, never the secrets.\n" + adminConnHelp,
 		Example: "  callgate tokens list cometchat-uid-1",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminRESTDo(cmd, &f, http.MethodGet, adminPath("users", args[0], "auth_tokens"), nil, nil, func(w io.Writer, r adminReply[[]adminToken]) {
-				toks := r.v
-				if len(toks) == 0 {
-					fmt.Fprintf(w, "%s has no auth tokens.\n", args[0])
-					return
-				}
-				rows := make([][]string, len(toks))
-				for i, t := range toks {
-					rows[i] = []string{t.ID, orDash(t.Platform), orDash(t.DeviceID), adminTime(t.CreatedAt, "-"),
-						adminTime(t.LastUsedAt, "never"), adminTime(t.ExpiresAt, "never")}
-				}
-				printTable(w, []string{"ID", "PLATFORM", "DEVICE", "CREATED", "LAST USED", "EXPIRES"}, rows)
-			})
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+	}, http.MethodGet, func(args []string) string { return adminPath("users", args[0], "auth_tokens") },
+		func(w io.Writer, args []string, r adminReply[[]adminToken]) {
+			toks := r.v
+			if len(toks) == 0 {
+				fmt.Fprintf(w, "%s has no auth tokens.\n", args[0])
+				return
+			}
+			rows := make([][]string, len(toks))
+			for i, t := range toks {
+				rows[i] = []string{t.ID, orDash(t.Platform), orDash(t.DeviceID), adminTime(t.CreatedAt, "-"),
+					adminTime(t.LastUsedAt, "never"), adminTime(t.ExpiresAt, "never")}
+			}
+			printTable(w, []string{"ID", "PLATFORM", "DEVICE", "CREATED", "LAST USED", "EXPIRES"}, rows)
+		})
 }
 
 func newAdminTokensRevokeCmd() *cobra.Command {

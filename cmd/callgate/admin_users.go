@@ -160,21 +160,14 @@ func newAdminUsersListCmd() *cobra.Command {
 }
 
 func newAdminUsersGetCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminPathCmd(&cobra.Command{
 		Use:     "get UID",
 		Short:   "Show one user",
 		Long:    "Shows one user (GET /v3/users/{uid}).\n" + adminConnHelp,
 		Example: "  callgate users get cometchat-uid-1",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminRESTDo(cmd, &f, http.MethodGet, adminPath("users", args[0]), nil, nil, func(w io.Writer, r adminReply[adminUser]) {
-				adminPrintUser(w, r.v)
-			})
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+	}, http.MethodGet, func(args []string) string { return adminPath("users", args[0]) },
+		func(w io.Writer, _ []string, r adminReply[adminUser]) { adminPrintUser(w, r.v) })
 }
 
 func newAdminUsersDeleteCmd() *cobra.Command {
