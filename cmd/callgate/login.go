@@ -306,12 +306,12 @@ func newWhoamiCmd() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(out, "%s\n", describeUser(u))
-			sessionFields(out, [][2]string{
-				{"  app", t.settings.AppID + " (region " + t.settings.Region + ")"},
-				{"  host", t.host()},
-				{"  role", sessionOrDash(u.Role)},
-				{"  session", t.sessionFile},
-			})
+			adminFields(out,
+				[2]string{"  app", t.settings.AppID + " (region " + t.settings.Region + ")"},
+				[2]string{"  host", t.host()},
+				[2]string{"  role", orDash(u.Role)},
+				[2]string{"  session", t.sessionFile},
+			)
 			return nil
 		},
 	}
@@ -355,22 +355,4 @@ says the token may still be live on the server.`,
 	}
 	f.register(cmd.Flags(), false)
 	return cmd
-}
-
-// sessionFields prints label/value pairs, aligned.
-func sessionFields(w io.Writer, pairs [][2]string) {
-	width := 0
-	for _, p := range pairs {
-		width = max(width, len(p[0]))
-	}
-	for _, p := range pairs {
-		fmt.Fprintf(w, "%-*s  %s\n", width, p[0], p[1])
-	}
-}
-
-func sessionOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
