@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -83,37 +82,8 @@ func login(t *testing.T, c *calls.Client, srv *servertest.Server, uid string) *c
 // error code of the answer ("" on success) and its data.
 func api(t *testing.T, srv *servertest.Server, method, path string, hdr map[string]string, body any) (string, json.RawMessage) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("appId", srv.AppID)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Data  json.RawMessage `json:"data"`
-		Error *struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if env.Error != nil {
-		return env.Error.Code, nil
-	}
-	return "", env.Data
+	r := srv.Do(t, method, path, hdr, body)
+	return r.Code, r.Data
 }
 
 // meCode is the error code of GET /v3.0/me with token ("" when it is live).

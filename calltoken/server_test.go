@@ -1,11 +1,8 @@
 package calltoken_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
@@ -20,33 +17,13 @@ func serverConfig(now func() time.Time) server.Config { return server.Config{Now
 // answer, or the error code.
 func call(t testing.TB, srv *servertest.Server, method, path string, h map[string]string, body any) (map[string]any, string) {
 	t.Helper()
-	var b []byte
-	if body != nil {
-		b, _ = json.Marshal(body)
+	r := srv.Do(t, method, path, h, body)
+	if r.Code != "" {
+		return nil, r.Code
 	}
-	req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(b))
-	req.Header.Set("appId", srv.AppID)
-	for k, v := range h {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Data  map[string]any `json:"data"`
-		Error *struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if env.Error != nil {
-		return nil, env.Error.Code
-	}
-	return env.Data, ""
+	var d map[string]any
+	r.Decode(t, &d)
+	return d, ""
 }
 
 // callOK is call for requests that must succeed.

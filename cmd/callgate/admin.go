@@ -1,32 +1,19 @@
 package main
 
-// Shared pieces of the admin CLI: command registration, output helpers and
-// offline access to the data dir / database.
+// Shared pieces of the admin CLI: command groups, output helpers and the
+// JSON shapes of the REST API.
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/callgate/callgate/internal/provision"
-	"github.com/callgate/callgate/internal/store"
-	"github.com/callgate/callgate/internal/store/sqlite"
-	"github.com/callgate/callgate/internal/store/sqlstore"
 	"github.com/callgate/callgate/internal/wire"
 )
-
-func init() {
-	extraCommands = append(extraCommands, newAdminAppsCmd, newAdminKeysCmd, newAdminUsersCmd, newAdminTokensCmd)
-}
 
 // adminGroup is a parent command (apps, keys, …): help without arguments,
 // a clear error for an unknown subcommand.
@@ -69,6 +56,18 @@ func adminEmit(w io.Writer, asJSON bool, raw any, human func() error) error {
 	return human()
 }
 
+// adminPrint prints the answer r: show(w, r) for people, r.out with --json.
+func adminPrint[T any](cmd *cobra.Command, asJSON bool, r adminReply[T], show func(io.Writer, adminReply[T])) error {
+	w := cmd.OutOrStdout()
+	return adminEmit(w, asJSON, r.out, func() error {
+		show(w, r)
+		return nil
+	})
+}
+
+// adminShowMessage shows the message of a {success, message} answer.
+func adminShowMessage(w io.Writer, r adminReply[adminResult]) { fmt.Fprintln(w, r.v.Message) }
+
 // adminFields prints label/value pairs, one per line, aligned.
 func adminFields(w io.Writer, pairs ...[2]string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -92,55 +91,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// ---- offline (data dir / database)
-
-// adminOpenStore opens the database of storeFlags for an offline command.
-// Unless create is set, a data dir without a database is an error rather
-// than a new empty database.
-func adminOpenStore(ctx context.Context, sf *storeFlags, create bool) (*sqlstore.Store, string, error) {
-	if sf.db == "" && !create {
-		path := filepath.Join(sf.data, sqlite.FileName)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, "", fmt.Errorf("no callgate database at %s\n  pass --data DIR (the data directory of your server) or --db postgres://…, or create an app first with `callgate apps create --data %s`", path, sf.data)
-		}
-	}
-	return sf.open(ctx)
-}
-
-// adminOfflineApp picks the app of an offline command: --app, else the app
-// of {data}/dev-credentials.json, else the only app of the database.
-func adminOfflineApp(ctx context.Context, st store.Store, desc, appFlag, data string) (*store.App, error) {
-	id := strings.ToLower(strings.TrimSpace(appFlag))
-	if id == "" {
-		if c, err := provision.ReadDevCredentials(filepath.Join(data, provision.DevCredentialsFile)); err == nil && c.AppID != "" {
-			id = c.AppID
-		}
-	}
-	if id == "" {
-		apps, err := st.ListApps(ctx)
-		if err != nil {
-			return nil, err
-		}
-		switch len(apps) {
-		case 0:
-			return nil, fmt.Errorf("%s holds no app yet\n  create one with `callgate apps create` (it prints the app's first keys)", desc)
-		case 1:
-			return apps[0], nil
-		}
-		ids := make([]string, len(apps))
-		for i, a := range apps {
-			ids[i] = a.ID
-		}
-		sort.Strings(ids)
-		return nil, fmt.Errorf("%s holds %d apps (%s): pass --app APP_ID (or set CALLGATE_APP)", desc, len(apps), strings.Join(ids, ", "))
-	}
-	a, err := st.GetApp(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("app %q does not exist in %s\n  `callgate apps list` shows the apps there; `callgate apps create --id %s` creates it", id, desc, id)
-	}
-	return a, err
 }
 
 // ---- JSON shapes of the REST API (internal/wire), as the CLI reads them

@@ -1,22 +1,18 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/store"
-	"github.com/callgate/callgate/internal/wire"
 )
 
 // Apps have no REST route: these commands work on the data dir / database
 // directly (the server may be running; SQLite and PostgreSQL both allow it).
 
-func newAdminAppsCmd() *cobra.Command {
+func newAppsCmd() *cobra.Command {
 	return adminGroup("apps", "Create and list apps (offline, on the data dir or database)",
 		`Apps have no REST route: these commands open the database directly — SQLite in
 --data (default ./callgate-data) or PostgreSQL with --db. They are safe to run
@@ -52,48 +48,27 @@ once and stored only as SHA-256 hashes: save them now.`,
   callgate apps create --id my-app --db postgres://callgate@localhost/callgate --json`,
 		Args: adminArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, desc, err := adminOpenStore(ctx, &sf, true)
+			b, err := openDB(cmd.Context(), &sf, true)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			now := time.Now()
-			app, err := provision.CreateApp(ctx, st, adminAppID(id), strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(region)), now)
-			if errors.Is(err, store.ErrAlreadyExists) {
-				return fmt.Errorf("app %q already exists in %s\n  pick another --id (`callgate apps list` shows the apps there)", adminAppID(id), desc)
-			}
+			defer b.Close()
+			out, err := b.CreateApp(cmd.Context(), adminAppID(id), strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(region)))
 			if err != nil {
-				return fmt.Errorf("create app in %s: %w", desc, err)
-			}
-			out := adminNewApp{AppID: app.ID, Name: app.Name, Region: app.Region, CreatedAt: app.CreatedAt}
-			for _, k := range []struct{ name, scope string }{
-				{"auth key", store.ScopeAuthOnly},
-				{"REST API key", store.ScopeFullAccess},
-			} {
-				secret, key, err := provision.CreateAPIKey(ctx, st, app.ID, k.name, k.scope, now)
-				if err != nil {
-					return fmt.Errorf("app %s was created but its %s was not: %w\n  create it with `callgate keys create --app %s --scope %s --name %q`", app.ID, k.name, err, app.ID, k.scope, k.name)
-				}
-				out.Keys = append(out.Keys, wire.KeyOf(key, secret))
-				if k.scope == store.ScopeAuthOnly {
-					out.AuthKey = secret
-				} else {
-					out.RESTAPIKey = secret
-				}
+				return err
 			}
 			w := cmd.OutOrStdout()
 			return adminEmit(w, asJSON, out, func() error {
-				fmt.Fprintf(w, "Created app %s in %s.\n\n", app.ID, desc)
+				fmt.Fprintf(w, "Created app %s in %s.\n\n", out.AppID, b.desc)
 				adminFields(w,
-					[2]string{"  App ID", app.ID},
-					[2]string{"  Name", app.Name},
-					[2]string{"  Region", app.Region},
+					[2]string{"  App ID", out.AppID},
+					[2]string{"  Name", out.Name},
+					[2]string{"  Region", out.Region},
 					[2]string{"  Auth key", out.AuthKey + "   (authOnly: create users and auth tokens — what login(uid, apiKey) needs)"},
 					[2]string{"  REST API key", out.RESTAPIKey + "   (fullAccess: the whole REST API; keep it on servers)"},
 				)
 				fmt.Fprintf(w, "\nThese keys are shown only this once (callgate keeps only their hashes): store them now.\n")
-				fmt.Fprintf(w, "With `callgate serve` running on this database, try:\n  callgate users list --server http://127.0.0.1:8080 --app %s --key %s\n", app.ID, out.RESTAPIKey)
+				fmt.Fprintf(w, "With `callgate serve` running on this database, try:\n  callgate users list --server http://127.0.0.1:8080 --app %s --key %s\n", out.AppID, out.RESTAPIKey)
 				return nil
 			})
 		},
@@ -127,28 +102,14 @@ func newAdminAppsListCmd() *cobra.Command {
 		Example: "  callgate apps list --data ./callgate-data",
 		Args:    adminArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, _, err := adminOpenStore(ctx, &sf, false)
+			b, err := openDB(cmd.Context(), &sf, false)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			apps, err := st.ListApps(ctx)
+			defer b.Close()
+			rows, err := b.ListApps(cmd.Context())
 			if err != nil {
 				return err
-			}
-			rows := make([]adminAppRow, 0, len(apps))
-			for _, a := range apps {
-				keys, err := st.ListAPIKeys(ctx, a.ID)
-				if err != nil {
-					return err
-				}
-				_, users, err := st.ListUsers(ctx, a.ID, store.UserQuery{Limit: 1})
-				if err != nil {
-					return err
-				}
-				rows = append(rows, adminAppRow{AppID: a.ID, Name: a.Name, Region: a.Region, CreatedAt: a.CreatedAt,
-					Keys: len(keys), Users: users, Settings: a.Settings})
 			}
 			w := cmd.OutOrStdout()
 			return adminEmit(w, asJSON, rows, func() error {

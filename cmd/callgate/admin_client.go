@@ -2,7 +2,8 @@ package main
 
 // The one REST client of the admin CLI (keys, users, tokens). Every command
 // that talks to a running server resolves its connection with adminConn and
-// calls adminClient.call; nothing else in the CLI speaks HTTP.
+// calls it through adminCall (adminRESTDo, restBackend); nothing else in
+// the admin CLI speaks HTTP.
 
 import (
 	"bytes"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/callgate/callgate/internal/provision"
@@ -276,6 +278,63 @@ func (c *adminClient) hint(e *adminAPIError) string {
 		return fmt.Sprintf("is %s (from %s) a callgate server of this version (%s)?", c.base, c.serverFrom, version)
 	}
 	return ""
+}
+
+// adminRESTFlags are the flags of a command that only talks REST.
+type adminRESTFlags struct {
+	data   string
+	conn   adminConn
+	asJSON bool
+}
+
+func (f *adminRESTFlags) register(fs *pflag.FlagSet) {
+	registerAdminData(fs, &f.data)
+	f.conn.register(fs, &f.data)
+	fs.BoolVar(&f.asJSON, "json", false, "print the data of the answer as JSON, for scripts")
+}
+
+// adminRESTDo is the flow of a REST-only command: resolve the connection,
+// make one call, print the answer (show, or --json).
+func adminRESTDo[T any](cmd *cobra.Command, f *adminRESTFlags, method, path string, query url.Values, body any, show func(io.Writer, adminReply[T])) error {
+	c, err := f.conn.client()
+	if err != nil {
+		return err
+	}
+	r, err := adminCall[T](cmd.Context(), c, method, path, query, body)
+	if err != nil {
+		return err
+	}
+	return adminPrint(cmd, f.asJSON, r, show)
+}
+
+// adminPathCmd completes a REST-only command with no flags of its own: it
+// calls method on the path its arguments name and shows the answer.
+func adminPathCmd[T any](cmd *cobra.Command, method string, path func(args []string) string, show func(w io.Writer, args []string, r adminReply[T])) *cobra.Command {
+	var f adminRESTFlags
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return adminRESTDo(cmd, &f, method, path(args), nil, nil, func(w io.Writer, r adminReply[T]) { show(w, args, r) })
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// adminDeleteCmd is an adminPathCmd that deletes and shows the
+// {success, message} answer.
+func adminDeleteCmd(cmd *cobra.Command, path func(args []string) string) *cobra.Command {
+	return adminPathCmd(cmd, http.MethodDelete, path, func(w io.Writer, _ []string, r adminReply[adminResult]) { adminShowMessage(w, r) })
+}
+
+// adminCall makes one REST call and decodes the data of its answer as T.
+func adminCall[T any](ctx context.Context, c *adminClient, method, path string, query url.Values, body any) (adminReply[T], error) {
+	data, page, err := c.call(ctx, method, path, query, body)
+	if err != nil {
+		return adminReply[T]{}, err
+	}
+	v, err := adminDecode[T](data)
+	if err != nil {
+		return adminReply[T]{}, err
+	}
+	return adminReply[T]{v: v, out: data, app: c.appID, page: page}, nil
 }
 
 // adminDecode unmarshals the data of an answer.

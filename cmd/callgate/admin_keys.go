@@ -5,25 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
-	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/provision"
-	"github.com/callgate/callgate/internal/store"
-	"github.com/callgate/callgate/internal/store/sqlstore"
-	"github.com/callgate/callgate/internal/wire"
 )
 
 // The keys commands use the REST API when a server or key is given (--server,
 // --key or their environment variables) and otherwise work offline on the
 // data dir / database — the bootstrap path for a first key.
 
-func newAdminKeysCmd() *cobra.Command {
+func newKeysCmd() *cobra.Command {
 	return adminGroup("keys", "Create, list and delete API keys",
 		`Manage the API keys of an app.
 
@@ -34,44 +27,8 @@ which is how you make a first key for an app that has none.`,
 		newAdminKeysCreateCmd(), newAdminKeysListCmd(), newAdminKeysDeleteCmd())
 }
 
-// adminKeyFlags are the flags of every keys command.
-type adminKeyFlags struct {
-	store  storeFlags
-	conn   adminConn
-	asJSON bool
-}
-
-func (f *adminKeyFlags) register(fs *pflag.FlagSet) {
-	f.store.register(fs)
-	f.conn.register(fs, &f.store.data)
-	fs.BoolVar(&f.asJSON, "json", false, "print JSON for scripts")
-}
-
-// online reports whether the command goes through the REST API.
-func (f *adminKeyFlags) online(cmd *cobra.Command) (bool, error) {
-	online := f.conn.server != "" || f.conn.key != ""
-	if online && cmd.Flags().Changed("db") {
-		return false, errors.New("--db opens the database directly; --server/--key call a running server: pass one or the other")
-	}
-	return online, nil
-}
-
-// offline opens the database and picks the app.
-func (f *adminKeyFlags) offline(ctx context.Context) (*sqlstore.Store, *store.App, string, error) {
-	st, desc, err := adminOpenStore(ctx, &f.store, false)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	app, err := adminOfflineApp(ctx, st, desc, f.conn.app, f.store.data)
-	if err != nil {
-		st.Close()
-		return nil, nil, "", err
-	}
-	return st, app, desc, nil
-}
-
 func newAdminKeysCreateCmd() *cobra.Command {
-	var f adminKeyFlags
+	var f adminBackendFlags
 	var scope, name string
 	cmd := &cobra.Command{
 		Use:   "create --scope authOnly|fullAccess [--name NAME]",
@@ -91,48 +48,13 @@ func newAdminKeysCreateCmd() *cobra.Command {
 			if strings.TrimSpace(name) == "" {
 				name = scope + " key"
 			}
-			online, err := f.online(cmd)
-			if err != nil {
-				return err
+			create := func(b adminBackend, ctx context.Context) (adminReply[adminKey], error) {
+				return b.CreateAPIKey(ctx, name, scope)
 			}
-			ctx := cmd.Context()
-			w := cmd.OutOrStdout()
-			var key adminKey
-			var appID string
-			var raw any
-			if online {
-				cl, err := f.conn.client()
-				if err != nil {
-					return err
-				}
-				data, _, err := cl.call(ctx, http.MethodPost, "/apikeys", nil, map[string]string{"name": name, "scope": scope})
-				if err != nil {
-					return err
-				}
-				if key, err = adminDecode[adminKey](data); err != nil {
-					return err
-				}
-				appID, raw = cl.appID, data
-			} else {
-				st, app, _, err := f.offline(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				secret, k, err := provision.CreateAPIKey(ctx, st, app.ID, strings.TrimSpace(name), scope, time.Now())
-				if errors.Is(err, store.ErrLimitReached) {
-					return fmt.Errorf("app %s already has the maximum of %d API keys\n  delete one first: `callgate keys list` then `callgate keys delete KEY_ID`", app.ID, provision.MaxAPIKeys)
-				}
-				if err != nil {
-					return err
-				}
-				key = wire.KeyOf(k, secret)
-				appID, raw = app.ID, key
-			}
-			return adminEmit(w, f.asJSON, raw, func() error {
-				fmt.Fprintf(w, "Created %s API key %s (%q) for app %s:\n\n  %s\n\n", key.Scope, key.ID, key.Name, appID, key.APIKey)
+			return adminDo(cmd, &f, create, func(w io.Writer, r adminReply[adminKey]) {
+				key := r.v
+				fmt.Fprintf(w, "Created %s API key %s (%q) for app %s:\n\n  %s\n\n", key.Scope, key.ID, key.Name, r.app, key.APIKey)
 				fmt.Fprintln(w, "It is shown only this once (callgate keeps only its hash): store it now.")
-				return nil
 			})
 		},
 	}
@@ -143,7 +65,7 @@ func newAdminKeysCreateCmd() *cobra.Command {
 }
 
 func newAdminKeysListCmd() *cobra.Command {
-	var f adminKeyFlags
+	var f adminBackendFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the API keys of an app (never their secrets)",
@@ -151,46 +73,8 @@ func newAdminKeysListCmd() *cobra.Command {
   callgate keys list --data ./callgate-data --app my-app`,
 		Args: adminArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			online, err := f.online(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			var keys []adminKey
-			var raw any
-			if online {
-				cl, err := f.conn.client()
-				if err != nil {
-					return err
-				}
-				data, _, err := cl.call(ctx, http.MethodGet, "/apikeys", nil, nil)
-				if err != nil {
-					return err
-				}
-				if keys, err = adminDecode[[]adminKey](data); err != nil {
-					return err
-				}
-				raw = data
-			} else {
-				st, app, _, err := f.offline(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				ks, err := st.ListAPIKeys(ctx, app.ID)
-				if err != nil {
-					return err
-				}
-				keys = make([]adminKey, len(ks))
-				for i, k := range ks {
-					keys[i] = wire.KeyOf(k, "")
-				}
-				raw = keys
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, raw, func() error {
-				adminPrintKeys(w, keys)
-				return nil
+			return adminDo(cmd, &f, adminBackend.ListAPIKeys, func(w io.Writer, r adminReply[[]adminKey]) {
+				adminPrintKeys(w, r.v)
 			})
 		},
 	}
@@ -207,7 +91,7 @@ func adminPrintKeys(w io.Writer, keys []adminKey) {
 }
 
 func newAdminKeysDeleteCmd() *cobra.Command {
-	var f adminKeyFlags
+	var f adminBackendFlags
 	cmd := &cobra.Command{
 		Use:   "delete KEY_ID|API_KEY",
 		Short: "Delete an API key (by its id, or by the key itself)",
@@ -222,55 +106,10 @@ immediate.`,
 		Args: adminArgs("KEY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := strings.TrimSpace(args[0])
-			online, err := f.online(cmd)
-			if err != nil {
-				return err
+			del := func(b adminBackend, ctx context.Context) (adminReply[adminResult], error) {
+				return b.DeleteAPIKey(ctx, ref)
 			}
-			ctx := cmd.Context()
-			w := cmd.OutOrStdout()
-			if online {
-				cl, err := f.conn.client()
-				if err != nil {
-					return err
-				}
-				data, _, err := cl.call(ctx, http.MethodDelete, adminPath("apikeys", ref), nil, nil)
-				if err != nil {
-					return err
-				}
-				res, err := adminDecode[adminResult](data)
-				if err != nil {
-					return err
-				}
-				return adminEmit(w, f.asJSON, data, func() error {
-					fmt.Fprintln(w, res.Message)
-					return nil
-				})
-			}
-			st, app, _, err := f.offline(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			var k *store.APIKey
-			if credential.IsAPIKey(ref) {
-				k, err = st.GetAPIKeyByHash(ctx, app.ID, credential.Hash(ref))
-			} else {
-				k, err = st.GetAPIKey(ctx, app.ID, ref)
-			}
-			if err == nil {
-				err = st.DeleteAPIKey(ctx, app.ID, k.ID)
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("app %s has no API key %q\n  `callgate keys list --app %s` shows its keys", app.ID, ref, app.ID)
-			}
-			if err != nil {
-				return err
-			}
-			res := adminResult{Success: true, Message: "API key " + k.ID + " deleted."}
-			return adminEmit(w, f.asJSON, res, func() error {
-				fmt.Fprintln(w, res.Message)
-				return nil
-			})
+			return adminDo(cmd, &f, del, adminShowMessage)
 		},
 	}
 	f.register(cmd.Flags())

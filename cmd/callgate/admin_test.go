@@ -18,7 +18,7 @@ import (
 // cli runs the callgate CLI in-process, as the binary would.
 func cli(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	root := newRoot()
+	root := newRootCmd()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
@@ -123,24 +123,7 @@ func restConn(t *testing.T, s *servertest.Server, key string) []string {
 // getMe calls GET /v3/me with an auth token and returns the error code ("" on success).
 func getMe(t *testing.T, s *servertest.Server, token string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.URL+"/v3/me", nil)
-	req.Header.Set("appId", s.AppID)
-	req.Header.Set("authToken", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Error *struct{ Code string } `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	if body.Error != nil {
-		return body.Error.Code
-	}
-	return ""
+	return s.Do(t, http.MethodGet, "/v3/me", map[string]string{"authToken": token}, nil).Code
 }
 
 func TestAdminUsers(t *testing.T) {

@@ -2,12 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/spf13/cobra"
 )
 
-func newAdminTokensCmd() *cobra.Command {
+func newTokensCmd() *cobra.Command {
 	return adminGroup("tokens", "Create, list, revoke and flush users' auth tokens (REST)",
 		`Manage the auth tokens of a user through the REST API of a running server.
 An auth token is what a client logs in with (loginWithAuthToken); revoking one
@@ -37,23 +38,10 @@ func newAdminTokensCreateCmd() *cobra.Command {
 			if userAgent != "" {
 				body["userAgent"] = userAgent
 			}
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
-			}
-			data, _, err := cl.call(cmd.Context(), http.MethodPost, adminPath("users", args[0], "auth_tokens"), nil, body)
-			if err != nil {
-				return err
-			}
-			t, err := adminDecode[adminToken](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminRESTDo(cmd, &f, http.MethodPost, adminPath("users", args[0], "auth_tokens"), nil, body, func(w io.Writer, r adminReply[adminToken]) {
+				t := r.v
 				fmt.Fprintf(w, "Created auth token %s for %s (expires: %s):\n\n  %s\n\n", t.ID, t.UID, adminTime(t.ExpiresAt, "never"), t.AuthToken)
 				fmt.Fprintf(w, "It is shown only this once. Revoke it with: callgate tokens revoke %s %s\n", t.UID, t.ID)
-				return nil
 			})
 		},
 	}
@@ -66,49 +54,30 @@ func newAdminTokensCreateCmd() *cobra.Command {
 }
 
 func newAdminTokensListCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminPathCmd(&cobra.Command{
 		Use:     "list UID",
 		Short:   "List a user's auth tokens (never the tokens themselves)",
 		Long:    "Lists the auth tokens of a user (GET /v3/users/{uid}/auth_tokens): ids and device details, never the secrets.\n" + adminConnHelp,
 		Example: "  callgate tokens list cometchat-uid-1",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
+	}, http.MethodGet, func(args []string) string { return adminPath("users", args[0], "auth_tokens") },
+		func(w io.Writer, args []string, r adminReply[[]adminToken]) {
+			toks := r.v
+			if len(toks) == 0 {
+				fmt.Fprintf(w, "%s has no auth tokens.\n", args[0])
+				return
 			}
-			data, _, err := cl.call(cmd.Context(), http.MethodGet, adminPath("users", args[0], "auth_tokens"), nil, nil)
-			if err != nil {
-				return err
+			rows := make([][]string, len(toks))
+			for i, t := range toks {
+				rows[i] = []string{t.ID, orDash(t.Platform), orDash(t.DeviceID), adminTime(t.CreatedAt, "-"),
+					adminTime(t.LastUsedAt, "never"), adminTime(t.ExpiresAt, "never")}
 			}
-			toks, err := adminDecode[[]adminToken](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
-				if len(toks) == 0 {
-					fmt.Fprintf(w, "%s has no auth tokens.\n", args[0])
-					return nil
-				}
-				rows := make([][]string, len(toks))
-				for i, t := range toks {
-					rows[i] = []string{t.ID, orDash(t.Platform), orDash(t.DeviceID), adminTime(t.CreatedAt, "-"),
-						adminTime(t.LastUsedAt, "never"), adminTime(t.ExpiresAt, "never")}
-				}
-				printTable(w, []string{"ID", "PLATFORM", "DEVICE", "CREATED", "LAST USED", "EXPIRES"}, rows)
-				return nil
-			})
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+			printTable(w, []string{"ID", "PLATFORM", "DEVICE", "CREATED", "LAST USED", "EXPIRES"}, rows)
+		})
 }
 
 func newAdminTokensRevokeCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminDeleteCmd(&cobra.Command{
 		Use:   "revoke UID TOKEN_ID|AUTH_TOKEN",
 		Short: "Revoke one auth token of a user",
 		Long: `Deletes one auth token (DELETE /v3/users/{uid}/auth_tokens/{token or id}): the
@@ -117,17 +86,11 @@ tokens list) or by the token itself.
 ` + adminConnHelp,
 		Example: "  callgate tokens revoke alice tok_3f9a0c1b2d4e",
 		Args:    adminArgs("UID", "TOKEN_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0], "auth_tokens", args[1]))
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+	}, func(args []string) string { return adminPath("users", args[0], "auth_tokens", args[1]) })
 }
 
 func newAdminTokensFlushCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminDeleteCmd(&cobra.Command{
 		Use:   "flush UID",
 		Short: "Revoke every auth token of a user",
 		Long: `Deletes all of a user's auth tokens (DELETE /v3/users/{uid}/auth_tokens): they
@@ -135,10 +98,5 @@ are logged out everywhere at once. The user remains.
 ` + adminConnHelp,
 		Example: "  callgate tokens flush alice",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0], "auth_tokens"))
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+	}, func(args []string) string { return adminPath("users", args[0], "auth_tokens") })
 }

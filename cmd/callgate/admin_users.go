@@ -11,21 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
-
-// adminRESTFlags are the flags of a command that only talks REST.
-type adminRESTFlags struct {
-	data   string
-	conn   adminConn
-	asJSON bool
-}
-
-func (f *adminRESTFlags) register(fs *pflag.FlagSet) {
-	registerAdminData(fs, &f.data)
-	f.conn.register(fs, &f.data)
-	fs.BoolVar(&f.asJSON, "json", false, "print the data of the answer as JSON, for scripts")
-}
 
 const adminConnHelp = `
 Connection: --server URL, --app APP_ID and --key FULL_ACCESS_KEY, or the
@@ -33,7 +19,7 @@ environment variables CALLGATE_SERVER, CALLGATE_APP and CALLGATE_KEY. Anything
 not given is taken from {--data}/dev-credentials.json (default --data
 ./callgate-data), which ` + "`callgate serve --dev`" + ` writes.`
 
-func newAdminUsersCmd() *cobra.Command {
+func newUsersCmd() *cobra.Command {
 	return adminGroup("users", "Create, list, show and delete users (REST)",
 		"Manage the users of an app through the REST API of a running server.\n"+adminConnHelp,
 		newAdminUsersCreateCmd(), newAdminUsersListCmd(), newAdminUsersGetCmd(), newAdminUsersDeleteCmd())
@@ -90,26 +76,13 @@ func newAdminUsersCreateCmd() *cobra.Command {
 			if withToken {
 				body["withAuthToken"] = true
 			}
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
-			}
-			data, _, err := cl.call(cmd.Context(), http.MethodPost, "/users", nil, body)
-			if err != nil {
-				return err
-			}
-			u, err := adminDecode[adminUser](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminRESTDo(cmd, &f, http.MethodPost, "/users", nil, body, func(w io.Writer, r adminReply[adminUser]) {
+				u := r.v
 				fmt.Fprintf(w, "Created user %s.\n\n", u.UID)
 				adminPrintUser(w, u)
 				if u.AuthToken != "" {
 					fmt.Fprintf(w, "\nAuth token (shown only this once):\n\n  %s\n", u.AuthToken)
 				}
-				return nil
 			})
 		},
 	}
@@ -160,20 +133,8 @@ func newAdminUsersListCmd() *cobra.Command {
 			if cmd.Flags().Changed("page") {
 				q.Set("page", strconv.Itoa(page))
 			}
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
-			}
-			data, pg, err := cl.call(cmd.Context(), http.MethodGet, "/users", q, nil)
-			if err != nil {
-				return err
-			}
-			users, err := adminDecode[[]adminUser](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
+			return adminRESTDo(cmd, &f, http.MethodGet, "/users", q, nil, func(w io.Writer, r adminReply[[]adminUser]) {
+				users, pg := r.v, r.page
 				rows := make([][]string, len(users))
 				for i, u := range users {
 					rows[i] = []string{u.UID, u.Name, u.Status, u.Role, adminTime(u.LastActiveAt, "never"), adminTime(u.CreatedAt, "-")}
@@ -186,7 +147,6 @@ func newAdminUsersListCmd() *cobra.Command {
 					}
 					fmt.Fprintln(w)
 				}
-				return nil
 			})
 		},
 	}
@@ -200,40 +160,18 @@ func newAdminUsersListCmd() *cobra.Command {
 }
 
 func newAdminUsersGetCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminPathCmd(&cobra.Command{
 		Use:     "get UID",
 		Short:   "Show one user",
 		Long:    "Shows one user (GET /v3/users/{uid}).\n" + adminConnHelp,
 		Example: "  callgate users get cometchat-uid-1",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.conn.client()
-			if err != nil {
-				return err
-			}
-			data, _, err := cl.call(cmd.Context(), http.MethodGet, adminPath("users", args[0]), nil, nil)
-			if err != nil {
-				return err
-			}
-			u, err := adminDecode[adminUser](data)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, data, func() error {
-				adminPrintUser(w, u)
-				return nil
-			})
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
+	}, http.MethodGet, func(args []string) string { return adminPath("users", args[0]) },
+		func(w io.Writer, _ []string, r adminReply[adminUser]) { adminPrintUser(w, r.v) })
 }
 
 func newAdminUsersDeleteCmd() *cobra.Command {
-	var f adminRESTFlags
-	cmd := &cobra.Command{
+	return adminDeleteCmd(&cobra.Command{
 		Use:   "delete UID",
 		Short: "Delete a user and all their auth tokens",
 		Long: `Deletes a user for good (DELETE /v3/users/{uid}): the record and every auth
@@ -241,34 +179,7 @@ token of theirs; their sessions end at once.
 ` + adminConnHelp,
 		Example: "  callgate users delete alice",
 		Args:    adminArgs("UID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return adminMessageCall(cmd, &f, http.MethodDelete, adminPath("users", args[0]))
-		},
-	}
-	f.register(cmd.Flags())
-	return cmd
-}
-
-// adminMessageCall makes a REST call whose answer is {success, message}
-// and prints the message (or, with --json, the answer).
-func adminMessageCall(cmd *cobra.Command, f *adminRESTFlags, method, path string) error {
-	cl, err := f.conn.client()
-	if err != nil {
-		return err
-	}
-	data, _, err := cl.call(cmd.Context(), method, path, nil, nil)
-	if err != nil {
-		return err
-	}
-	res, err := adminDecode[adminResult](data)
-	if err != nil {
-		return err
-	}
-	w := cmd.OutOrStdout()
-	return adminEmit(w, f.asJSON, data, func() error {
-		fmt.Fprintln(w, res.Message)
-		return nil
-	})
+	}, func(args []string) string { return adminPath("users", args[0]) })
 }
 
 // adminPrintUser prints one user as label/value lines.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os/exec"
 	"testing"
+
+	"github.com/callgate/callgate/internal/bench"
 )
 
 // The benchmarks run in CI only as smoke tests: they must work end to end;
@@ -17,12 +19,12 @@ func TestBenchSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderrOf(err))
 	}
-	var res []benchResult
+	var res []bench.Result
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("bench --json: %v\n%s", err, out)
 	}
-	if len(res) != len(allScenarios) {
-		t.Fatalf("got %d scenarios, want %d", len(res), len(allScenarios))
+	if len(res) != len(bench.Scenarios) {
+		t.Fatalf("got %d scenarios, want %d", len(res), len(bench.Scenarios))
 	}
 	for _, r := range res {
 		if r.Requests == 0 || r.Errors != 0 || r.RPS <= 0 || r.Ratio <= 0 || r.P99ms < r.P50ms {
@@ -40,7 +42,7 @@ func TestBenchRealtimeSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench-realtime: %v\n%s", err, stderrOf(err))
 	}
-	var r rtBenchResult
+	var r bench.RealtimeResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("bench-realtime --json: %v\n%s", err, out)
 	}

@@ -26,10 +26,6 @@ import (
 	"github.com/callgate/callgate/calltoken"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newCallTokenCmd)
-}
-
 func newCallTokenCmd() *cobra.Command {
 	return adminGroup("calltoken", "Mint and verify call tokens by hand",
 		`Call tokens admit a user to one call session: short-lived JWTs signed with

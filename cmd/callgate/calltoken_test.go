@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,9 +97,9 @@ func TestCallTokenCommands(t *testing.T) {
 	conn := []string{"--data", srv.DataDir, "--sessions", sessions}
 	run := func(args ...string) (string, string, error) {
 		if len(args) > 1 && args[1] == "verify" {
-			return sessionCLI(t, append(args, "--data", srv.DataDir)...) // no session store needed
+			return cli(t, append(args, "--data", srv.DataDir)...) // no session store needed
 		}
-		return sessionCLI(t, append(args, conn...)...)
+		return cli(t, append(args, conn...)...)
 	}
 	mustRun := func(args ...string) string {
 		t.Helper()
@@ -155,12 +154,12 @@ func TestCallTokenCommands(t *testing.T) {
 		t.Errorf("verify --json --online = %+v", v)
 	}
 	// --jwks alone (no dev credentials needed).
-	out, _, err = sessionCLI(t, "calltoken", "verify", token, "--jwks", srv.URL+"/.well-known/jwks.json", "--data", t.TempDir())
+	out, _, err = cli(t, "calltoken", "verify", token, "--jwks", srv.URL+"/.well-known/jwks.json", "--data", t.TempDir())
 	if err != nil || !strings.Contains(out, "Valid call token") {
 		t.Errorf("verify --jwks: %v\n%s", err, out)
 	}
 	// From stdin.
-	root := newRoot()
+	root := newRootCmd()
 	var stdout bytes.Buffer
 	root.SetIn(strings.NewReader(token + "\n"))
 	root.SetOut(&stdout)
@@ -176,10 +175,10 @@ func TestCallTokenCommands(t *testing.T) {
 	wantErr([]string{"calltoken", "verify", token, "--app", "another-app"}, "invalid call token", "another-app")
 	wantErr([]string{"calltoken", "verify", "garbage"}, "invalid call token")
 	wantErr([]string{"calltoken", "verify"}, "missing TOKEN")
-	if _, _, err := sessionCLI(t, "calltoken", "verify", token, "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "--host") {
+	if _, _, err := cli(t, "calltoken", "verify", token, "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "--host") {
 		t.Errorf("verify without a server: %v", err)
 	}
-	if _, _, err := sessionCLI(t, "calltoken", "verify", token, "--online", "--jwks", srv.URL+"/.well-known/jwks.json", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "--online needs") {
+	if _, _, err := cli(t, "calltoken", "verify", token, "--online", "--jwks", srv.URL+"/.well-known/jwks.json", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "--online needs") {
 		t.Errorf("verify --online with only --jwks: %v", err)
 	}
 
@@ -237,7 +236,7 @@ func TestServeCallTokenFlags(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		root := newRoot()
+		root := newRootCmd()
 		root.SetOut(&bytes.Buffer{})
 		root.SetErr(&bytes.Buffer{})
 		root.SetArgs(append(base, "--dev", "--master-key-file", good, "--public-url", "https://calls.example.com/"))
@@ -261,27 +260,17 @@ func TestServeCallTokenFlags(t *testing.T) {
 		cancel()
 		t.Fatalf("the server did not start: %v", <-done)
 	}
-	post := func(path string, h map[string]string, body string) map[string]any {
-		req, _ := http.NewRequest("POST", creds.Host+path, strings.NewReader(body))
-		for k, v := range h {
-			req.Header.Set(k, v)
+	post := func(path string, h map[string]string, body any) map[string]any {
+		r := servertest.Do(t, creds.Host, "POST", path, h, body)
+		var d map[string]any
+		r.Decode(t, &d)
+		if d == nil {
+			t.Fatalf("POST %s: HTTP %d", path, r.Status)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var env struct {
-			Data map[string]any `json:"data"`
-		}
-		json.NewDecoder(resp.Body).Decode(&env)
-		if env.Data == nil {
-			t.Fatalf("POST %s: HTTP %d", path, resp.StatusCode)
-		}
-		return env.Data
+		return d
 	}
-	d := post("/v3/users/cometchat-uid-1/auth_tokens", map[string]string{"appId": creds.AppID, "apiKey": creds.AuthKey}, "{}")
-	d = post("/v3/call_tokens", map[string]string{"authToken": d["authToken"].(string)}, `{"sessionId":"s"}`)
+	d := post("/v3/users/cometchat-uid-1/auth_tokens", map[string]string{"appId": creds.AppID, "apiKey": creds.AuthKey}, map[string]any{})
+	d = post("/v3/call_tokens", map[string]string{"authToken": d["authToken"].(string)}, map[string]string{"sessionId": "s"})
 	c, err := unverifiedClaims(d["token"].(string))
 	if err != nil || c.Issuer != "https://calls.example.com" {
 		t.Errorf("iss = %v (%v), want https://calls.example.com", c, err)

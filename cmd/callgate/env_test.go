@@ -6,8 +6,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Every serve flag (DESIGN.md: "every serve flag can also come from the
-// environment") must be bound to its CALLGATE_* variable.
+// Every serve flag can also come from the environment (README.md, `serve
+// --help`), so each must be bound to its CALLGATE_* variable.
 func TestEveryServeFlagHasAnEnvVar(t *testing.T) {
 	newServeCmd().Flags().VisitAll(func(f *pflag.Flag) {
 		if !envFlags[f.Name] {

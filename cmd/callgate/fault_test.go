@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callgate/callgate/internal/bench"
 	"github.com/callgate/callgate/internal/provision"
 	"github.com/callgate/callgate/internal/store/sqlite"
 )
@@ -55,7 +56,7 @@ type proc struct {
 
 func startServe(t *testing.T, args ...string) *proc {
 	t.Helper()
-	addr, err := freeAddr()
+	addr, err := bench.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func startServe(t *testing.T, args ...string) *proc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-	if err := waitReady(context.Background(), p.url+"/readyz", os.DevNull); err != nil {
+	if err := bench.WaitReady(context.Background(), p.url+"/readyz", os.DevNull); err != nil {
 		t.Fatalf("server not ready: %v\n%s", err, p.out.String())
 	}
 	return p
@@ -227,7 +228,7 @@ func TestStartupFailsOnUnwritableDataDir(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := tc.setup(t)
-			addr, _ := freeAddr()
+			addr, _ := bench.FreeAddr()
 			cmd := exec.Command(callgateBinary(t), "serve", "--dev", "--data", dir, "--addr", addr)
 			cmd.Env = cleanEnv()
 			done := make(chan struct{})

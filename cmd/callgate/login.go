@@ -21,10 +21,6 @@ import (
 	"github.com/callgate/callgate/calls"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newSessionLoginCmd, newSessionWhoamiCmd, newSessionLogoutCmd)
-}
-
 // sessionDevCredsFile is the file `callgate serve --dev` writes in its data dir.
 const sessionDevCredsFile = "dev-credentials.json"
 
@@ -217,7 +213,7 @@ func describeUser(u *calls.User) string {
 	return u.UID + " (" + u.Name + ")"
 }
 
-func newSessionLoginCmd() *cobra.Command {
+func newLoginCmd() *cobra.Command {
 	var f sessionFlags
 	var uid, token string
 	cmd := &cobra.Command{
@@ -285,7 +281,7 @@ someone else logs the previous user out (on the server too).`,
 	return cmd
 }
 
-func newSessionWhoamiCmd() *cobra.Command {
+func newWhoamiCmd() *cobra.Command {
 	var f sessionFlags
 	cmd := &cobra.Command{
 		Use:   "whoami",
@@ -310,12 +306,12 @@ func newSessionWhoamiCmd() *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(out, "%s\n", describeUser(u))
-			sessionFields(out, [][2]string{
-				{"  app", t.settings.AppID + " (region " + t.settings.Region + ")"},
-				{"  host", t.host()},
-				{"  role", sessionOrDash(u.Role)},
-				{"  session", t.sessionFile},
-			})
+			adminFields(out,
+				[2]string{"  app", t.settings.AppID + " (region " + t.settings.Region + ")"},
+				[2]string{"  host", t.host()},
+				[2]string{"  role", orDash(u.Role)},
+				[2]string{"  session", t.sessionFile},
+			)
 			return nil
 		},
 	}
@@ -323,7 +319,7 @@ func newSessionWhoamiCmd() *cobra.Command {
 	return cmd
 }
 
-func newSessionLogoutCmd() *cobra.Command {
+func newLogoutCmd() *cobra.Command {
 	var f sessionFlags
 	cmd := &cobra.Command{
 		Use:   "logout",
@@ -359,22 +355,4 @@ says the token may still be live on the server.`,
 	}
 	f.register(cmd.Flags(), false)
 	return cmd
-}
-
-// sessionFields prints label/value pairs, aligned.
-func sessionFields(w io.Writer, pairs [][2]string) {
-	width := 0
-	for _, p := range pairs {
-		width = max(width, len(p[0]))
-	}
-	for _, p := range pairs {
-		fmt.Fprintf(w, "%-*s  %s\n", width, p[0], p[1])
-	}
-}
-
-func sessionOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

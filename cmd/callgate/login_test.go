@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,51 +10,13 @@ import (
 	"github.com/callgate/callgate/internal/servertest"
 )
 
-// sessionCLI runs the CLI in-process with args.
-func sessionCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	root := newRoot()
-	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs(args)
-	err = root.ExecuteContext(context.Background())
-	return out.String(), errb.String(), err
-}
-
-// sessionIsolateEnv hides CALLGATE_* variables (the root command binds
-// them to flags) and the user's config dir for the test.
+// sessionIsolateEnv is isolateEnv, and hides the user's config dir (where
+// the SDK keeps sessions) for the test.
 func sessionIsolateEnv(t *testing.T) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CALLGATE_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	isolateEnv(t)
 	cfg := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", cfg)
 	t.Setenv("HOME", cfg)
-}
-
-// sessionMe is the error code of GET /v3.0/me with token ("" when live).
-func sessionMe(t *testing.T, srv *servertest.Server, token string) string {
-	t.Helper()
-	req, _ := http.NewRequest("GET", srv.URL+"/v3.0/me", nil)
-	req.Header.Set("appId", srv.AppID)
-	req.Header.Set("authToken", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Error *struct{ Code string } `json:"error"`
-	}
-	json.NewDecoder(resp.Body).Decode(&env)
-	if env.Error != nil {
-		return env.Error.Code
-	}
-	return ""
 }
 
 type sessionOut struct {
@@ -87,7 +46,7 @@ func TestSessionCommands(t *testing.T) {
 	sessions := filepath.Join(t.TempDir(), "sessions")
 	conn := []string{"--data", srv.DataDir, "--sessions", sessions}
 	run := func(args ...string) (string, string, error) {
-		return sessionCLI(t, append(args, conn...)...)
+		return cli(t, append(args, conn...)...)
 	}
 
 	var token1 string
@@ -114,7 +73,7 @@ func TestSessionCommands(t *testing.T) {
 				t.Fatalf("whoami --json = %s", out)
 			}
 			token1 = o.User.AuthToken
-			if sessionMe(t, srv, token1) != "" {
+			if getMe(t, srv, token1) != "" {
 				t.Fatal("the CLI's session is not live on the server")
 			}
 		}},
@@ -134,7 +93,7 @@ func TestSessionCommands(t *testing.T) {
 		{name: "switch user", args: []string{"login", "--uid", "cometchat-uid-2"},
 			want: []string{"Logged out cometchat-uid-1", "Logged in as cometchat-uid-2 (George Alan)"},
 			check: func(t *testing.T, _ string) {
-				if code := sessionMe(t, srv, token1); code != "AUTH_ERR_AUTH_TOKEN_NOT_FOUND" {
+				if code := getMe(t, srv, token1); code != "AUTH_ERR_AUTH_TOKEN_NOT_FOUND" {
 					t.Fatalf("the first user's token survived the switch: %q", code)
 				}
 			}},
@@ -221,7 +180,7 @@ func TestSessionCommandsFromEnv(t *testing.T) {
 	t.Setenv("CALLGATE_DATA", t.TempDir()) // no dev-credentials.json there
 	t.Setenv("CALLGATE_SESSIONS", t.TempDir())
 
-	_, _, err := sessionCLI(t, "whoami")
+	_, _, err := cli(t, "whoami")
 	if err == nil || !strings.Contains(err.Error(), "--app") {
 		t.Fatalf("whoami without an app: %v", err)
 	}
@@ -230,7 +189,7 @@ func TestSessionCommandsFromEnv(t *testing.T) {
 	t.Setenv("CALLGATE_REGION", srv.Region)
 	t.Setenv("CALLGATE_HOST", strings.TrimPrefix(srv.URL, "http://")) // a bare address works too
 	t.Setenv("CALLGATE_KEY", srv.AuthKey)
-	out, _, err := sessionCLI(t, "login", "--uid", "cometchat-uid-5", "--json")
+	out, _, err := cli(t, "login", "--uid", "cometchat-uid-5", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +198,10 @@ func TestSessionCommandsFromEnv(t *testing.T) {
 		t.Fatalf("login --json = %s", out)
 	}
 	// A flag wins over the environment.
-	if _, _, err := sessionCLI(t, "login", "--uid", "cometchat-uid-1", "--key", "bad"); err == nil || !strings.Contains(err.Error(), "AUTH_ERR_APIKEY_NOT_FOUND") {
+	if _, _, err := cli(t, "login", "--uid", "cometchat-uid-1", "--key", "bad"); err == nil || !strings.Contains(err.Error(), "AUTH_ERR_APIKEY_NOT_FOUND") {
 		t.Fatalf("--key did not override CALLGATE_KEY: %v", err)
 	}
-	if out, _, err := sessionCLI(t, "logout"); err != nil || !strings.Contains(out, "John Paul") {
+	if out, _, err := cli(t, "logout"); err != nil || !strings.Contains(out, "John Paul") {
 		t.Fatalf("logout: %q %v", out, err)
 	}
 }
@@ -251,7 +210,7 @@ func TestSessionCommandsBadCredentialsFile(t *testing.T) {
 	sessionIsolateEnv(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "dev-credentials.json"), []byte("{oops"), 0o600)
-	_, _, err := sessionCLI(t, "whoami", "--data", dir, "--sessions", t.TempDir())
+	_, _, err := cli(t, "whoami", "--data", dir, "--sessions", t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
 		t.Fatalf("whoami with a broken credentials file: %v", err)
 	}

@@ -6,10 +6,9 @@ package main
 // data dir / database, like `callgate keys`.
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,10 +16,6 @@ import (
 	"github.com/callgate/callgate/internal/signing"
 	"github.com/callgate/callgate/internal/wire"
 )
-
-func init() {
-	extraCommands = append(extraCommands, newSigningKeysCmd)
-}
 
 func newSigningKeysCmd() *cobra.Command {
 	return adminGroup("signing-keys", "List and rotate the keys that sign an app's call tokens",
@@ -46,7 +41,7 @@ type adminRotation struct {
 }
 
 func newSigningKeysListCmd() *cobra.Command {
-	var f adminKeyFlags
+	var f adminBackendFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List an app's signing keys (kid, created, retired, published until)",
@@ -54,52 +49,12 @@ func newSigningKeysListCmd() *cobra.Command {
   callgate signing-keys list --data ./callgate-data --app my-app`,
 		Args: adminArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			online, err := f.online(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			var keys []adminSigningKey
-			var raw any
-			var appID string
-			if online {
-				cl, err := f.conn.client()
-				if err != nil {
-					return err
+			return adminDo(cmd, &f, adminBackend.ListSigningKeys, func(w io.Writer, r adminReply[[]adminSigningKey]) {
+				if len(r.v) == 0 {
+					fmt.Fprintf(w, "App %s has no signing key yet: the server creates one when it starts, or at the app's first call token.\n", r.app)
+					return
 				}
-				data, _, err := cl.call(ctx, http.MethodGet, "/signing_keys", nil, nil)
-				if err != nil {
-					return err
-				}
-				if keys, err = adminDecode[[]adminSigningKey](data); err != nil {
-					return err
-				}
-				raw, appID = data, cl.appID
-			} else {
-				st, app, _, err := f.offline(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				ks, err := st.ListSigningKeys(ctx, app.ID)
-				if err != nil {
-					return err
-				}
-				now := time.Now().Unix()
-				keys = make([]adminSigningKey, len(ks))
-				for i, k := range ks {
-					keys[i] = wire.SigningKeyOf(k, now)
-				}
-				raw, appID = keys, app.ID
-			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, raw, func() error {
-				if len(keys) == 0 {
-					fmt.Fprintf(w, "App %s has no signing key yet: the server creates one when it starts, or at the app's first call token.\n", appID)
-					return nil
-				}
-				adminPrintSigningKeys(w, keys)
-				return nil
+				adminPrintSigningKeys(w, r.v)
 			})
 		},
 	}
@@ -126,7 +81,7 @@ func adminPrintSigningKeys(w io.Writer, keys []adminSigningKey) {
 }
 
 func newSigningKeysRotateCmd() *cobra.Command {
-	var f adminKeyFlags
+	var f adminBackendFlags
 	var masterKeyFile string
 	var leeway time.Duration
 	cmd := &cobra.Command{
@@ -149,62 +104,26 @@ through --server it is immediate.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			var rot adminRotation
-			var raw any
-			var appID string
-			if online {
-				if cmd.Flags().Changed("master-key-file") {
-					return fmt.Errorf("--master-key-file is for offline rotations; through --server the server uses its own")
-				}
-				cl, err := f.conn.client()
-				if err != nil {
-					return err
-				}
-				data, _, err := cl.call(ctx, http.MethodPost, "/signing_keys/rotate", nil, nil)
-				if err != nil {
-					return err
-				}
-				if rot, err = adminDecode[adminRotation](data); err != nil {
-					return err
-				}
-				raw, appID = data, cl.appID
-			} else {
-				var kr *signing.Keyring
-				if masterKeyFile != "" {
-					if kr, err = signing.LoadMasterKeyFile(masterKeyFile); err != nil {
-						return err
-					}
-				}
-				st, app, _, err := f.offline(ctx)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				now := time.Now()
-				active, retired, err := signing.Rotate(ctx, st, kr, app, now, leeway)
-				if err != nil {
-					if errors.Is(err, signing.ErrMasterKeyRequired) {
-						return fmt.Errorf("app %s's signing keys are encrypted: pass --master-key-file with the server's master key", app.ID)
-					}
-					return err
-				}
-				rot.Active = wire.SigningKeyOf(active, now.Unix())
-				if retired != nil {
-					v := wire.SigningKeyOf(retired, now.Unix())
-					rot.Retired = &v
-				}
-				raw, appID = rot, app.ID
+			opts := rotateOptions{leeway: leeway}
+			if online && cmd.Flags().Changed("master-key-file") {
+				return fmt.Errorf("--master-key-file is for offline rotations; through --server the server uses its own")
 			}
-			w := cmd.OutOrStdout()
-			return adminEmit(w, f.asJSON, raw, func() error {
-				fmt.Fprintf(w, "Rotated the signing key of app %s.\n\n", appID)
+			if !online && masterKeyFile != "" {
+				if opts.keyring, err = signing.LoadMasterKeyFile(masterKeyFile); err != nil {
+					return err
+				}
+			}
+			rotate := func(b adminBackend, ctx context.Context) (adminReply[adminRotation], error) {
+				return b.RotateSigningKey(ctx, opts)
+			}
+			return adminDo(cmd, &f, rotate, func(w io.Writer, r adminReply[adminRotation]) {
+				rot := r.v
+				fmt.Fprintf(w, "Rotated the signing key of app %s.\n\n", r.app)
 				pairs := [][2]string{{"  active key", rot.Active.KID}}
 				if rot.Retired != nil {
 					pairs = append(pairs, [2]string{"  retired key", rot.Retired.KID + " (its tokens verify until " + adminTime(rot.Retired.PublishedUntil, "-") + ")"})
 				}
 				adminFields(w, pairs...)
-				return nil
 			})
 		},
 	}

@@ -1,6 +1,3 @@
-// Package servertest starts a real callgate server for tests: the real
-// handler on a real loopback socket, over real SQLite in t.TempDir() (or
-// PostgreSQL), with a dev app, its two keys and the sample users.
 package servertest
 
 import (

@@ -1,9 +1,10 @@
-// Package loadgen is a closed-loop HTTP/1.1 load generator for callgate's
-// benchmark: C keep-alive connections, each sending one request and reading
-// its response before the next, like wrk. It writes pre-built request bytes
-// on raw TCP and parses only the status line and Content-Length, so the
-// generator costs little of the CPU it shares with the server.
-package loadgen
+package bench
+
+// The load generator of callgate bench: a closed-loop HTTP/1.1 client with C
+// keep-alive connections, each sending one request and reading its response
+// before the next, like wrk. It writes pre-built request bytes on raw TCP and
+// parses only the status line and Content-Length, so the generator costs
+// little of the CPU it shares with the server.
 
 import (
 	"bufio"
@@ -12,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -38,8 +38,8 @@ func NewRequest(method, host, path string, headers map[string]string, body []byt
 	return b.Bytes()
 }
 
-// Options describe a run.
-type Options struct {
+// LoadOptions describe a run.
+type LoadOptions struct {
 	Addr        string        // host:port
 	Connections int           // concurrent keep-alive connections
 	Duration    time.Duration // measured time
@@ -50,8 +50,8 @@ type Options struct {
 	Progress func(elapsed time.Duration, done int64)
 }
 
-// Result is what a run measured.
-type Result struct {
+// LoadResult is what a run measured.
+type LoadResult struct {
 	Requests int64
 	Errors   int64 // non-2xx answers and broken connections
 	Elapsed  time.Duration
@@ -59,10 +59,10 @@ type Result struct {
 }
 
 // RPS is requests per second.
-func (r Result) RPS() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+func (r LoadResult) RPS() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
 
-// Run drives the load until Duration has been measured.
-func Run(ctx context.Context, o Options) (Result, error) {
+// RunLoad drives the load until Duration has been measured.
+func RunLoad(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	if o.Connections <= 0 {
 		o.Connections = 64
 	}
@@ -108,7 +108,7 @@ loop:
 	}
 	elapsed := time.Since(start)
 	measuring.Store(false)
-	res := Result{Requests: count.Load(), Errors: errs.Load(), Elapsed: elapsed}
+	res := LoadResult{Requests: count.Load(), Errors: errs.Load(), Elapsed: elapsed}
 	cancel()
 	wg.Wait()
 	select {
@@ -123,7 +123,7 @@ loop:
 	return res, nil
 }
 
-func worker(ctx context.Context, o Options, id int, h *Histogram, measuring *atomic.Bool, count, errs *atomic.Int64) error {
+func worker(ctx context.Context, o LoadOptions, id int, h *Histogram, measuring *atomic.Bool, count, errs *atomic.Int64) error {
 	var conn net.Conn
 	var br *bufio.Reader
 	dial := func() error {
@@ -212,57 +212,3 @@ func roundTrip(conn net.Conn, br *bufio.Reader, req Request) (int, error) {
 	}
 	return status, nil
 }
-
-// Histogram records latencies in log-linear buckets (≤ ~1.6 % error) from
-// 1 µs to ~1 min.
-type Histogram struct {
-	counts [64 * 32]int64
-	max    time.Duration
-	n      int64
-}
-
-func NewHistogram() *Histogram { return &Histogram{} }
-
-func bucket(d time.Duration) int {
-	us := float64(d) / float64(time.Microsecond)
-	if us < 1 {
-		return 0
-	}
-	b := int(math.Log2(us) * 32)
-	return min(b, 64*32-1)
-}
-
-func (h *Histogram) Record(d time.Duration) {
-	h.counts[bucket(d)]++
-	h.n++
-	h.max = max(h.max, d)
-}
-
-func (h *Histogram) Merge(o *Histogram) {
-	for i, c := range o.counts {
-		h.counts[i] += c
-	}
-	h.n += o.n
-	h.max = max(h.max, o.max)
-}
-
-// Quantile returns the q-quantile (0 < q ≤ 1).
-func (h *Histogram) Quantile(q float64) time.Duration {
-	if h.n == 0 {
-		return 0
-	}
-	target := int64(math.Ceil(q * float64(h.n)))
-	var seen int64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= target {
-			// Upper edge of the bucket, capped by the true max.
-			us := math.Exp2(float64(i+1) / 32)
-			return min(time.Duration(us*float64(time.Microsecond)), h.max)
-		}
-	}
-	return h.max
-}
-
-func (h *Histogram) Max() time.Duration { return h.max }
-func (h *Histogram) Count() int64       { return h.n }

@@ -1,0 +1,66 @@
+package bench
+
+// Formatting the figures for people; the CLI prints the tables (and --json
+// prints Report.Results or RealtimeResult as they are).
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Heading is the line printed above Run's table.
+func (rep *Report) Heading() string {
+	return fmt.Sprintf("\n%d connections, %s per scenario in %d rounds taking turns, server %s\n\n", rep.Connections, rep.Duration, rep.Rounds, rep.env.url)
+}
+
+// Table is Run's figures, one row a scenario.
+func (rep *Report) Table() (header []string, rows [][]string) {
+	rows = make([][]string, 0, len(rep.Results))
+	for _, r := range rep.Results {
+		ratio, rss := "-", "-"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.0f%%", 100*r.Ratio)
+		}
+		if r.ServerRSS > 0 {
+			rss = fmt.Sprintf("%.0f MB", r.ServerRSS)
+		}
+		rows = append(rows, []string{r.Scenario, fmt.Sprintf("%.0f", r.RPS), ms(r.P50ms), ms(r.P90ms), ms(r.P99ms), ms(r.MaxMs),
+			strconv.FormatInt(r.Errors, 10), rss, ratio})
+	}
+	return []string{"SCENARIO", "REQ/S", "P50", "P90", "P99", "MAX", "ERRORS", "SERVER RSS", "VS BASELINE"}, rows
+}
+
+// WriteWrk writes wrk commands that reproduce each scenario on the same server.
+func (rep *Report) WriteWrk(w io.Writer) {
+	env, conns := rep.env, rep.Connections
+	fmt.Fprintf(w, "\nReproduce with wrk (the servers stop when bench exits; use --target on a server you keep running):\n\n")
+	h := func(k, v string) string { return fmt.Sprintf("-H '%s: %s'", k, v) }
+	if env.baseline != "" {
+		fmt.Fprintf(w, "  wrk -t2 -c%d -d10s http://%s/\n", conns, env.baseline)
+	}
+	fmt.Fprintf(w, "  wrk -t2 -c%d -d10s %s %s %s/v3/me\n", conns, h("appId", env.app), h("authToken", env.tokens[0]), env.url)
+	fmt.Fprintf(w, "  wrk -t2 -c%d -d10s -s docs/bench/put-me.lua %s %s %s/v3.0/me\n", conns, h("appId", env.app), h("authToken", env.tokens[0]), env.url)
+	fmt.Fprintf(w, "  wrk -t2 -c%d -d10s -s docs/bench/login.lua %s %s %s/v3/users/%s/auth_tokens\n", conns, h("appId", env.app), h("apiKey", env.authKey), env.url, env.uids[0])
+}
+
+// Heading is the line printed above RunRealtime's table.
+func (res RealtimeResult) Heading() string {
+	return fmt.Sprintf("\n%d sessions over %d users, one app\n\n", res.Sessions, res.Users)
+}
+
+// Table is RunRealtime's figures, one row a measure.
+func (res RealtimeResult) Table() (header []string, rows [][]string) {
+	return []string{"MEASURE", "VALUE"}, [][]string{
+		{"connect all sessions", fmt.Sprintf("%.1f s", res.ConnectSeconds)},
+		{"server RSS, all live", fmt.Sprintf("%.0f MB", res.ServerRSSMB)},
+		{fmt.Sprintf("server CPU idle (pings every %.0fs)", res.PingIntervalSec), fmt.Sprintf("%.1f%% of a core over %.0f s", res.IdleCPUPercent, res.IdleSeconds)},
+		{"presence event → every session", fmt.Sprintf("%.1f ms (median session %.1f ms)", res.PresenceAllMs, res.PresenceP50Ms)},
+		{"token delete → socket closed", fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (%d samples)", res.RevokeP50Ms, res.RevokeP99Ms, res.RevokeSamples)},
+	}
+}
+
+func ms(v float64) string { return fmt.Sprintf("%.2fms", v) }
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

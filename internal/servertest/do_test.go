@@ -1,0 +1,33 @@
+package servertest_test
+
+import (
+	"testing"
+
+	"github.com/callgate/callgate/internal/servertest"
+)
+
+func TestDo(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{NoRealtime: true})
+	if r := srv.Do(t, "GET", "/v3/me", map[string]string{"authToken": "nope"}, nil); r.Code != "AUTH_ERR_AUTH_TOKEN_NOT_FOUND" || r.Data != nil || r.Status != 401 {
+		t.Fatalf("unknown token: %d %q %s", r.Status, r.Code, r.Body)
+	}
+	r := srv.Do(t, "POST", "/v3/users/cometchat-uid-1/auth_tokens", map[string]string{"apiKey": srv.AuthKey}, map[string]any{})
+	var tok struct{ AuthToken string }
+	r.Decode(t, &tok)
+	if r.Code != "" || tok.AuthToken == "" {
+		t.Fatalf("create token: %q %s", r.Code, r.Body)
+	}
+	// Do as the dev app, unless the headers name another (in any case).
+	var me struct{ UID string }
+	srv.Do(t, "GET", "/v3/me", map[string]string{"authToken": tok.AuthToken}, nil).Decode(t, &me)
+	if me.UID != "cometchat-uid-1" {
+		t.Errorf("me = %+v", me)
+	}
+	if r := srv.Do(t, "GET", "/v3/me", map[string]string{"authToken": tok.AuthToken, "APPID": "another-app"}, nil); r.Code == "" {
+		t.Errorf("another app's header was not sent: %s", r.Body)
+	}
+	// The free function, against any base URL.
+	if r := servertest.Do(t, srv.URL, "GET", "/v3/me", map[string]string{"appId": srv.AppID, "authToken": tok.AuthToken}, nil); r.Code != "" || r.Status != 200 {
+		t.Errorf("Do: %d %q", r.Status, r.Code)
+	}
+}
