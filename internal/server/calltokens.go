@@ -1,9 +1,9 @@
 package server
 
-// Call tokens (DESIGN.md "Later capabilities → Call tokens"): POST
-// /call_tokens mints a JWT signed with the app's Ed25519 key, GET
-// /call_tokens verifies one online (revocation included), and
-// /.well-known/jwks.json publishes the public keys for offline verifiers.
+// Call tokens (docs/call-tokens.md): POST /call_tokens mints a JWT signed
+// with the app's Ed25519 key, GET /call_tokens verifies one online
+// (revocation included), and /.well-known/jwks.json publishes the public
+// keys for offline verifiers.
 
 import (
 	"context"

@@ -14,7 +14,7 @@ import (
 	"github.com/callgate/callgate/internal/wire"
 )
 
-// Field limits (DESIGN.md "Tenancy and credentials").
+// Field limits (docs/design.md "Tenancy and credentials").
 const (
 	maxNameLen     = 100
 	maxURLLen      = 3000

@@ -291,7 +291,8 @@ func pathUID(r *http.Request) (string, error) {
 }
 
 // activeUser loads the user of the path; deactivated users do not exist
-// for the API (DESIGN.md: ERR_UID_NOT_FOUND is "unknown or deactivated").
+// for the API (docs/design.md "Tenancy and credentials"; docs/errors.md:
+// ERR_UID_NOT_FOUND is "unknown or deactivated").
 func (s *Server) activeUser(r *http.Request, c *call) (*store.User, error) {
 	uid, err := pathUID(r)
 	if err != nil {
@@ -355,9 +356,10 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 // revokeDeactivated deletes the tokens of a user just deactivated. A
-// deactivation is a revocation (DESIGN.md): merely hiding the tokens let
-// {"deactivated":false} bring every old session back. It runs after the
-// flag is set, when the store no longer mints tokens for the user.
+// deactivation is a revocation (docs/design.md "Revocation"): merely hiding
+// the tokens let {"deactivated":false} bring every old session back. It
+// runs after the flag is set, when the store no longer mints tokens for the
+// user.
 func (s *Server) revokeDeactivated(r *http.Request, appID, uid string) error {
 	toks, err := s.st.DeleteAuthTokens(r.Context(), appID, uid)
 	if err != nil {
