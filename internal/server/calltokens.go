@@ -107,13 +107,6 @@ func newCallTokens(cfg Config, reg *prometheus.Registry) *callTokens {
 	return ct
 }
 
-// del drops one entry.
-func (c *ttlCache[V]) del(k string) {
-	c.mu.Lock()
-	delete(c.m, k)
-	c.mu.Unlock()
-}
-
 // signer returns the app's active signer: cached, else read from storage
 // (and opened), else created — the app's first key.
 func (ct *callTokens) signer(ctx context.Context, st store.Store, appID string) (*signing.Signer, error) {
