@@ -19,8 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
@@ -34,8 +32,6 @@ import (
 )
 
 const (
-	// maxSessionIDLen is the longest sessionId, in characters.
-	maxSessionIDLen = 255
 	// jwksMaxAge is the Cache-Control max-age of the JWKS. A verifier
 	// meeting an unknown kid refetches sooner (bounded by its own floor).
 	jwksMaxAge = 300
@@ -180,25 +176,6 @@ type callTokenJSON struct {
 	Token     string `json:"token"`
 	SessionID string `json:"sessionId"`
 	ExpiresAt int64  `json:"expiresAt"`
-}
-
-// sessionID validates the sessionId of a body: 1–255 characters, no
-// whitespace or control characters.
-func (v *validator) sessionID(p *string) string {
-	if p == nil || *p == "" {
-		v.bad("sessionId", "is required")
-		return ""
-	}
-	s := *p
-	switch {
-	case !utf8.ValidString(s):
-		v.bad("sessionId", "must be valid UTF-8")
-	case utf8.RuneCountInString(s) > maxSessionIDLen:
-		v.bad("sessionId", "must be at most "+strconv.Itoa(maxSessionIDLen)+" characters")
-	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
-		v.bad("sessionId", "must not contain whitespace or control characters")
-	}
-	return s
 }
 
 func (s *Server) createCallToken(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -35,19 +35,6 @@ type keyReq struct {
 	Scope *string `json:"scope"`
 }
 
-func (v *validator) key(req keyReq, create bool) {
-	if req.Name != nil || create {
-		name := deref(req.Name)
-		v.required("name", name)
-		v.text("name", name, maxNameLen)
-	}
-	if req.Scope != nil || create {
-		if !provision.ValidScope(deref(req.Scope)) {
-			v.bad("scope", "must be authOnly or fullAccess")
-		}
-	}
-}
-
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req keyReq
 	if err := decode(r, &req); err != nil {
@@ -164,27 +151,6 @@ type userReq struct {
 	Deactivated   *bool           `json:"deactivated"`
 }
 
-// patch validates the user fields of req into a store patch.
-func (v *validator) patch(req userReq, create bool) store.UserPatch {
-	p := store.UserPatch{Name: req.Name, Avatar: req.Avatar, Link: req.Link, Role: req.Role, Tags: req.Tags, Deactivated: req.Deactivated}
-	if req.Name != nil || create {
-		v.required("name", deref(req.Name))
-		v.text("name", deref(req.Name), maxNameLen)
-	}
-	v.url("avatar", deref(req.Avatar))
-	v.url("link", deref(req.Link))
-	p.Role = v.role(req.Role)
-	if req.Metadata != nil {
-		m := v.metadata(req.Metadata)
-		p.Metadata = &m
-	}
-	if req.Tags != nil {
-		t := v.tags(*req.Tags)
-		p.Tags = &t
-	}
-	return p
-}
-
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req userReq
 	if err := decode(r, &req); err != nil {
@@ -236,13 +202,6 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
 	var v validator
@@ -269,18 +228,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	writeList(w, out, total, perPage, page)
 	return nil
-}
-
-func (v *validator) intParam(name, raw string, def, lo, hi int) int {
-	if raw == "" {
-		return def
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < lo || n > hi {
-		v.bad(name, "must be a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
-		return def
-	}
-	return n
 }
 
 // pathUID validates the {uid} of the path.
@@ -417,20 +364,6 @@ type tokenReq struct {
 		// Raw, so any JSON type is tolerated; only a string is used.
 		UserAgent json.RawMessage `json:"userAgent"`
 	} `json:"appInfo"`
-}
-
-// device validates and normalises the device fields of a body.
-func (v *validator) device(req *tokenReq) {
-	if req.UserAgent == "" {
-		var ua string
-		if json.Unmarshal(req.AppInfo.UserAgent, &ua) == nil {
-			req.UserAgent = ua
-		}
-	}
-	req.Platform = strings.ToLower(strings.TrimSpace(req.Platform))
-	v.text("platform", req.Platform, 32)
-	v.text("deviceId", req.DeviceID, maxDeviceField)
-	v.text("userAgent", req.UserAgent, maxUserAgent)
 }
 
 func (s *Server) createAuthToken(w http.ResponseWriter, r *http.Request, c *call) error {
