@@ -13,16 +13,6 @@ import (
 	"github.com/callgate/callgate/internal/store"
 )
 
-// Revocation reasons, as sent to realtime clients.
-const (
-	ReasonLogout          = "logout"
-	ReasonTokenDeleted    = "token_deleted"
-	ReasonTokensFlushed   = "tokens_flushed"
-	ReasonUserDeleted     = "user_deleted"
-	ReasonUserDeactivated = "user_deactivated"
-	ReasonTokenExpired    = "token_expired"
-)
-
 type successJSON struct {
 	Success bool   `json:"success"`
 	Message string `json:"message"`
