@@ -35,3 +35,9 @@ func tokenView(t *store.AuthToken) tokenJSON { return tokenJSON(wire.TokenOf(t))
 type keyJSON = wire.Key
 
 func keyView(k *store.APIKey) keyJSON { return wire.KeyOf(k, "") }
+
+// successJSON is what deletions and logout answer.
+type successJSON struct {
+	Success bool   `json:"success"`
+	Message string `json:"message"`
+}
