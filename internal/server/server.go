@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/signing"
@@ -162,33 +160,6 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken},
 		{method: "GET", path: "/call_tokens", h: s.verifyCallToken}, // the callToken header is the credential
 		{method: "GET", path: "/ws", h: s.websocket},
-	}
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *call) error {
-	writeData(w, map[string]string{"status": "ok"})
-	return nil
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.st.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "readiness check failed", "err", err)
-		return errorFor(store.ErrUnavailable).Wrap(err)
-	}
-	if s.hub != nil && !s.hub.Ready() {
-		return errorFor(store.ErrUnavailable).Wrap(errors.New("realtime: not yet listening for other nodes' events"))
-	}
-	writeData(w, map[string]string{"status": "ready"})
-	return nil
-}
-
-func (s *Server) metricsHandler() handlerFunc {
-	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
-	return func(w http.ResponseWriter, r *http.Request, _ *call) error {
-		h.ServeHTTP(w, r)
-		return nil
 	}
 }
 
