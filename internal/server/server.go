@@ -129,35 +129,35 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/.well-known/jwks.json", ops: true, h: s.jwks},
 
 		// REST: API keys
-		{method: "POST", path: "/apikeys", auth: authKeyFull, h: s.createAPIKey},
+		{method: "POST", path: "/apikeys", auth: authKeyFull, h: s.createAPIKey, body: true},
 		{method: "GET", path: "/apikeys", auth: authKeyFull, h: s.listAPIKeys},
 		{method: "GET", path: "/apikeys/{ref}", auth: authKeyFull, h: s.getAPIKey},
-		{method: "PUT", path: "/apikeys/{ref}", auth: authKeyFull, h: s.updateAPIKey},
+		{method: "PUT", path: "/apikeys/{ref}", auth: authKeyFull, h: s.updateAPIKey, body: true},
 		{method: "DELETE", path: "/apikeys/{ref}", auth: authKeyFull, h: s.deleteAPIKey},
 
 		// REST: call token signing keys
 		{method: "GET", path: "/signing_keys", auth: authKeyFull, h: s.listSigningKeys},
-		{method: "POST", path: "/signing_keys/rotate", auth: authKeyFull, h: s.rotateSigningKey},
+		{method: "POST", path: "/signing_keys/rotate", auth: authKeyFull, h: s.rotateSigningKey, body: true},
 
 		// REST: users
-		{method: "POST", path: "/users", auth: authKeyAny, h: s.createUser},
+		{method: "POST", path: "/users", auth: authKeyAny, h: s.createUser, body: true},
 		{method: "GET", path: "/users", auth: authKeyFull, h: s.listUsers},
 		{method: "GET", path: "/users/{uid}", auth: authKeyFull, h: s.getUser},
-		{method: "PUT", path: "/users/{uid}", auth: authKeyFull, h: s.updateUser},
-		{method: "DELETE", path: "/users/{uid}", auth: authKeyFull, h: s.deleteUser},
+		{method: "PUT", path: "/users/{uid}", auth: authKeyFull, h: s.updateUser, body: true},
+		{method: "DELETE", path: "/users/{uid}", auth: authKeyFull, h: s.deleteUser, body: true},
 
 		// REST: auth tokens
-		{method: "POST", path: "/users/{uid}/auth_tokens", auth: authKeyAny, h: s.createAuthToken},
+		{method: "POST", path: "/users/{uid}/auth_tokens", auth: authKeyAny, h: s.createAuthToken, body: true},
 		{method: "GET", path: "/users/{uid}/auth_tokens", auth: authKeyFull, h: s.listAuthTokens},
 		{method: "DELETE", path: "/users/{uid}/auth_tokens", auth: authKeyFull, h: s.flushAuthTokens},
 		{method: "GET", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.getAuthToken},
 		{method: "DELETE", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.deleteAuthToken},
 
 		// Client API
-		{method: "PUT", path: "/me", auth: authToken, h: s.startSession},
+		{method: "PUT", path: "/me", auth: authToken, h: s.startSession, body: true},
 		{method: "GET", path: "/me", auth: authToken, h: s.getMe},
 		{method: "DELETE", path: "/me", auth: authToken, h: s.logout},
-		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken},
+		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken, body: true},
 		{method: "GET", path: "/call_tokens", h: s.verifyCallToken}, // the callToken header is the credential
 		{method: "GET", path: "/ws", h: s.websocket},
 	}
