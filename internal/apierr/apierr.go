@@ -1,6 +1,3 @@
-// Package apierr is callgate's one catalogue of error codes. Every handler
-// returns an *Error built from this table; one function in the server renders
-// it, so codes, statuses and wording cannot drift between routes.
 package apierr
 
 import (

@@ -1,6 +1,3 @@
-// Package server is callgate's HTTP API: the v3 REST API (API keys), the
-// client API (auth tokens), and the ops endpoints. Handlers return errors;
-// writeError in respond.go is the one place error JSON is written.
 package server
 
 import (
