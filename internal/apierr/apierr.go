@@ -1,10 +1,6 @@
-// Package apierr is callgate's one catalogue of error codes. Every handler
-// returns an *Error built from this table; one function in the server renders
-// it, so codes, statuses and wording cannot drift between routes.
 package apierr
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -144,9 +140,6 @@ var byCode = func() map[Code]Entry {
 	return m
 }()
 
-// Lookup returns the catalogue entry for c.
-func Lookup(c Code) (Entry, bool) { e, ok := byCode[c]; return e, ok }
-
 // Error is an API error: a catalogue code plus the parameters of this
 // occurrence. Cause is for logs only and is never sent to clients.
 type Error struct {
@@ -224,22 +217,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Cause }
-
-// From returns err as an *Error, mapping anything unknown to ERR_INTERNAL
-// (with the original kept as the cause).
-func From(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return New(Internal).Wrap(err)
-}
-
-// Is reports whether err carries code c.
-func Is(err error, c Code) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == c
-}
 
 func fill(tmpl string, params map[string]string) string {
 	if !strings.Contains(tmpl, "{") {

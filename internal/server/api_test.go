@@ -11,7 +11,7 @@ import (
 	"github.com/callgate/callgate/internal/servertest"
 )
 
-// The happy paths of every route of DESIGN.md's REST and client API
+// The happy paths of every route of docs/api.md's REST and client API
 // tables, under both /v3 and /v3.0, on SQLite and on PostgreSQL.
 
 func TestHappyPaths(t *testing.T) {

@@ -100,7 +100,8 @@ func (s *Server) authToken(r *http.Request, token string, c *call) error {
 		} else if app, err = s.getApp(r.Context(), appID); errors.Is(err, store.ErrNotFound) {
 			// Without an appId header a Host label is only a guess (the
 			// server's own name, callgate.example.com, names no app): the
-			// token names its app, as DESIGN.md says for the client API.
+			// token names its app, as docs/design.md "Wire format: the
+			// decisions" says for the client API.
 			app = nil
 		} else if err != nil {
 			return err

@@ -10,24 +10,99 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/servertest"
 )
 
 // Bad input for every route: each answers its documented status and code
 // with the full error envelope, never a 5xx, and writes nothing.
 
-type scope int
-
-const (
-	scopeFull  scope = iota // fullAccess key
-	scopeAny                // authOnly or fullAccess key
-	scopeToken              // client API: authToken
-)
-
+// routeCase is a route the router authenticates, as the router lists it.
 type routeCase struct {
-	method, path string // path under the version prefix; {uid}, {key}, {tok} are filled in
-	scope        scope
-	body         any // a valid body
+	method, path string // the pattern under the version prefix; {uid} and {ref} are filled in
+	auth         string // server.Route.Auth
+	takesBody    bool
+	body         any // a valid body, for a route that takes one
+}
+
+// validBodies holds a valid body for every route that takes one, keyed
+// "METHOD /pattern" as the router names the route.
+var validBodies = map[string]any{
+	"POST /apikeys":                 map[string]any{"name": "n", "scope": "authOnly"},
+	"PUT /apikeys/{ref}":            map[string]any{"name": "n"},
+	"POST /signing_keys/rotate":     map[string]any{},
+	"POST /users":                   map[string]any{"uid": "bad-input-new", "name": "N"},
+	"PUT /users/{uid}":              map[string]any{"name": "n"},
+	"DELETE /users/{uid}":           map[string]any{"permanent": true},
+	"POST /users/{uid}/auth_tokens": map[string]any{"platform": "web"},
+	"PUT /me":                       map[string]any{"platform": "web", "deviceId": "d"},
+	"POST /call_tokens":             map[string]any{"sessionId": "bad-input-call"},
+}
+
+// ownCredentials are the API routes the router does not authenticate,
+// each with what checks its credential instead and where that is tested.
+var ownCredentials = map[string]string{
+	"GET /call_tokens": "the callToken header is the credential (calltokens_test.go)",
+	"GET /ws":          "the upgrade authenticates, from headers or query parameters (realtime_test.go)",
+}
+
+// authRoutes lists every route the router authenticates, from the router
+// itself, with a valid body for those that take one.
+func authRoutes() []routeCase {
+	var out []routeCase
+	for _, r := range server.Routes() {
+		if r.Auth == "none" {
+			continue
+		}
+		out = append(out, routeCase{r.Method, r.Path, r.Auth, r.TakesBody, validBodies[r.Method+" "+r.Path]})
+	}
+	return out
+}
+
+// routed reports whether the router serves method on path, a pattern with
+// an optional query.
+func routed(method, path string) bool {
+	path, _, _ = strings.Cut(path, "?")
+	for _, r := range server.Routes() {
+		if r.Method == method && r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRouteTables holds the bad-input tables to the router: every route
+// that takes a body has a valid one, every API route the router does not
+// authenticate is listed with what does (ops routes take no credentials),
+// and neither table names a route the router does not serve. The tests
+// below then reach every route.
+func TestRouteTables(t *testing.T) {
+	t.Parallel()
+	served := map[string]server.Route{}
+	for _, r := range server.Routes() {
+		k := r.Method + " " + r.Path
+		served[k] = r
+		switch {
+		case r.Auth != "none" && r.Auth != "anyKey" && r.Auth != "fullKey" && r.Auth != "token":
+			t.Errorf("%s: the bad-input tests know no credentials for auth %q", k, r.Auth)
+		case r.TakesBody && r.Auth == "none":
+			t.Errorf("%s takes a body but the router checks no credentials: the bad-body tests do not reach it", k)
+		case r.TakesBody && validBodies[k] == nil:
+			t.Errorf("%s takes a body but validBodies has none for it", k)
+		case r.Auth == "none" && !r.Ops && ownCredentials[k] == "":
+			t.Errorf("%s: the router checks no credentials and ownCredentials does not say what does", k)
+		}
+	}
+	for k := range validBodies {
+		if r, ok := served[k]; !ok || !r.TakesBody {
+			t.Errorf("validBodies names %s, which is not a route of the router that takes a body", k)
+		}
+	}
+	for k := range ownCredentials {
+		if r, ok := served[k]; !ok || r.Auth != "none" || r.Ops {
+			t.Errorf("ownCredentials names %s, which is not an API route the router leaves unauthenticated", k)
+		}
+	}
 }
 
 // fixture is what the bad-input tests aim at: an existing user with a
@@ -51,32 +126,42 @@ func newFixture(t *testing.T, opts ...servertest.Options) *fixture {
 	return f
 }
 
-// routes lists every API route with a valid body.
-func (f *fixture) routes() []routeCase {
-	return []routeCase{
-		{"POST", "/apikeys", scopeFull, map[string]any{"name": "n", "scope": "authOnly"}},
-		{"GET", "/apikeys", scopeFull, nil},
-		{"GET", "/apikeys/{key}", scopeFull, nil},
-		{"PUT", "/apikeys/{key}", scopeFull, map[string]any{"name": "n"}},
-		{"DELETE", "/apikeys/{key}", scopeFull, nil},
-		{"POST", "/users", scopeAny, map[string]any{"uid": "bad-input-new", "name": "N"}},
-		{"GET", "/users", scopeFull, nil},
-		{"GET", "/users/{uid}", scopeFull, nil},
-		{"PUT", "/users/{uid}", scopeFull, map[string]any{"name": "n"}},
-		{"DELETE", "/users/{uid}", scopeFull, nil},
-		{"POST", "/users/{uid}/auth_tokens", scopeAny, map[string]any{"platform": "web"}},
-		{"GET", "/users/{uid}/auth_tokens", scopeFull, nil},
-		{"DELETE", "/users/{uid}/auth_tokens", scopeFull, nil},
-		{"GET", "/users/{uid}/auth_tokens/{tok}", scopeFull, nil},
-		{"DELETE", "/users/{uid}/auth_tokens/{tok}", scopeFull, nil},
-		{"PUT", "/me", scopeToken, map[string]any{"platform": "web", "deviceId": "d"}},
-		{"GET", "/me", scopeToken, nil},
-		{"DELETE", "/me", scopeToken, nil},
+// bodyRoute is a route that takes a body, with credentials it accepts.
+type bodyRoute struct {
+	method, path string
+	h            H
+}
+
+// bodyRoutes lists every route that takes a body, once per kind of
+// credential it accepts.
+func (f *fixture) bodyRoutes() []bodyRoute {
+	var out []bodyRoute
+	for _, rc := range authRoutes() {
+		if !rc.takesBody {
+			continue
+		}
+		for _, h := range f.credentials(rc.auth) {
+			out = append(out, bodyRoute{rc.method, rc.path, h})
+		}
 	}
+	return out
+}
+
+// credentials are the fixture's headers that pass a route's auth.
+func (f *fixture) credentials(auth string) []H {
+	switch auth {
+	case "fullKey":
+		return []H{f.rest()}
+	case "anyKey":
+		return []H{f.rest(), f.auth()}
+	case "token":
+		return []H{f.tok(f.token)}
+	}
+	return nil
 }
 
 func (f *fixture) fill(path, uid string) string {
-	return strings.NewReplacer("{uid}", uid, "{key}", f.keyID, "{tok}", f.tokenID).Replace(path)
+	return strings.NewReplacer("{uid}", uid, "/apikeys/{ref}", "/apikeys/"+f.keyID, "/auth_tokens/{ref}", "/auth_tokens/"+f.tokenID).Replace(path)
 }
 
 // intact asserts the fixture survived: nothing was created, changed or deleted.
@@ -147,11 +232,11 @@ func TestBadCredentials(t *testing.T) {
 	}
 
 	for _, v := range versions {
-		for _, rc := range f.routes() {
+		for _, rc := range authRoutes() {
 			cases := keyCases
-			if rc.scope == scopeToken {
+			if rc.auth == "token" {
 				cases = tokenCases
-			} else if rc.scope == scopeFull {
+			} else if rc.auth == "fullKey" {
 				cases = append(cases[:len(cases):len(cases)],
 					authCase{"authOnly key", H{"appId": app, "apiKey": authKey}, "", 403, "AUTH_ERR_NO_ACCESS"},
 					authCase{"authOnly key bad uid", H{"appId": app, "apiKey": authKey}, "no such user!", 403, "AUTH_ERR_NO_ACCESS"},
@@ -210,25 +295,12 @@ func badBodies(t *testing.T, opts servertest.Options) {
 	}
 
 	// Bodies that are not a JSON object, for every route that reads one.
-	bodyRoutes := []struct {
-		method, path string
-		h            H
-	}{
-		{"POST", "/apikeys", f.rest()},
-		{"PUT", "/apikeys/{key}", f.rest()},
-		{"POST", "/users", f.rest()},
-		{"POST", "/users", f.auth()},
-		{"PUT", "/users/{uid}", f.rest()},
-		{"DELETE", "/users/{uid}", f.rest()},
-		{"POST", "/users/{uid}/auth_tokens", f.auth()},
-		{"PUT", "/me", f.tok(f.token)},
-	}
 	notObjects := []string{
 		`{"name":`, `{`, `}`, `{"name" "x"}`, `{"name":"x",}`, `{'name':'x'}`, `{"name":"x"} {"name":"y"}`, `{"name":"x"}]`,
 		`[]`, `[{"name":"x"}]`, `"str"`, `42`, `true`, `<xml/>`, "\x00\x01", `{"a":NaN}`,
 	}
 	for _, v := range versions {
-		for _, br := range bodyRoutes {
+		for _, br := range f.bodyRoutes() {
 			for _, b := range notObjects {
 				path := v + f.fill(br.path, f.uid)
 				r := f.do(br.method, path, br.h, b)
@@ -255,11 +327,11 @@ func badBodies(t *testing.T, opts servertest.Options) {
 		{"POST", "/apikeys", f.rest(), map[string]any{"name": long(101), "scope": "authOnly"}, "name"},
 		{"POST", "/apikeys", f.rest(), map[string]any{"name": "n"}, "scope"},
 		{"POST", "/apikeys", f.rest(), map[string]any{}, "name"},
-		{"PUT", "/apikeys/{key}", f.rest(), map[string]any{"name": []string{"x"}}, "name"},
-		{"PUT", "/apikeys/{key}", f.rest(), map[string]any{"name": ""}, "name"},
-		{"PUT", "/apikeys/{key}", f.rest(), map[string]any{"name": long(101)}, "name"},
-		{"PUT", "/apikeys/{key}", f.rest(), map[string]any{"scope": "root"}, "scope"},
-		{"PUT", "/apikeys/{key}", f.rest(), map[string]any{"scope": 1}, "scope"},
+		{"PUT", "/apikeys/{ref}", f.rest(), map[string]any{"name": []string{"x"}}, "name"},
+		{"PUT", "/apikeys/{ref}", f.rest(), map[string]any{"name": ""}, "name"},
+		{"PUT", "/apikeys/{ref}", f.rest(), map[string]any{"name": long(101)}, "name"},
+		{"PUT", "/apikeys/{ref}", f.rest(), map[string]any{"scope": "root"}, "scope"},
+		{"PUT", "/apikeys/{ref}", f.rest(), map[string]any{"scope": 1}, "scope"},
 
 		{"POST", "/users", f.rest(), map[string]any{"uid": 1, "name": "x"}, "uid"},
 		{"POST", "/users", f.rest(), map[string]any{"uid": []string{"a"}, "name": "x"}, "uid"},
@@ -322,7 +394,7 @@ func badBodies(t *testing.T, opts servertest.Options) {
 
 		// NUL characters: PostgreSQL text cannot hold them.
 		{"POST", "/apikeys", f.rest(), map[string]any{"name": "a\x00b", "scope": "authOnly"}, "name"},
-		{"PUT", "/apikeys/{key}", f.rest(), map[string]any{"name": "\x00"}, "name"},
+		{"PUT", "/apikeys/{ref}", f.rest(), map[string]any{"name": "\x00"}, "name"},
 		{"POST", "/users", f.rest(), newUser("name", "a\x00b"), "name"},
 		{"POST", "/users", f.auth(), newUser("name", "a\x00b", "withAuthToken", true), "name"},
 		{"PUT", "/users/{uid}", f.rest(), map[string]any{"name": "a\x00b"}, "name"},
@@ -356,6 +428,9 @@ func badBodies(t *testing.T, opts servertest.Options) {
 		{"GET", "/users?searchKey=" + long(101), f.rest(), nil, "searchKey"},
 	}
 	for _, c := range cases {
+		if !routed(c.method, c.path) {
+			t.Errorf("a bad-field case names %s %s, which the router does not serve", c.method, c.path)
+		}
 		path := v + f.fill(c.path, f.uid)
 		r := f.do(c.method, path, c.h, c.body)
 		t.Run(fmt.Sprintf("%s %s/%.60q", c.method, c.path, fmt.Sprint(c.body)), func(t *testing.T) { wantBadField(t, r, c.field) })
@@ -406,13 +481,12 @@ func TestBadUIDs(t *testing.T) {
 		// The same uids in the path of every route that takes one. Some
 		// (a/b, ..) never reach a route: the endpoint does not exist.
 		esc := url.PathEscape(uid)
-		for _, rt := range []struct{ method, path string }{
-			{"GET", "/users/{uid}"}, {"PUT", "/users/{uid}"}, {"DELETE", "/users/{uid}"},
-			{"POST", "/users/{uid}/auth_tokens"}, {"GET", "/users/{uid}/auth_tokens"}, {"DELETE", "/users/{uid}/auth_tokens"},
-			{"GET", "/users/{uid}/auth_tokens/{tok}"}, {"DELETE", "/users/{uid}/auth_tokens/{tok}"},
-		} {
+		for _, rt := range authRoutes() {
+			if !strings.Contains(rt.path, "{uid}") {
+				continue
+			}
 			h := f.rest()
-			if rt.method == "POST" {
+			if rt.auth == "anyKey" {
 				h = f.auth()
 			}
 			path := "/v3" + f.fill(rt.path, esc)
@@ -541,17 +615,19 @@ func TestWrongMethodsAndUnknownRoutes(t *testing.T) {
 	all := []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "TRACE"}
 
 	allowed := map[string][]string{}
-	for _, rc := range f.routes() {
-		allowed[rc.path] = append(allowed[rc.path], rc.method)
+	ops := map[string]bool{}
+	for _, r := range server.Routes() {
+		allowed[r.Path] = append(allowed[r.Path], r.Method)
+		// Ops GETs answer HEAD too (load balancers probe with it).
+		if r.Ops && r.Method == "GET" {
+			allowed[r.Path] = append(allowed[r.Path], "HEAD")
+		}
+		ops[r.Path] = r.Ops
 	}
-	// Ops GETs answer HEAD too (load balancers probe with it).
-	allowed["/healthz"] = []string{"GET", "HEAD"}
-	allowed["/readyz"] = []string{"GET", "HEAD"}
-	allowed["/metrics"] = []string{"GET", "HEAD"}
 	for path, ok := range allowed {
 		sort.Strings(ok)
 		prefixes := versions
-		if !strings.HasPrefix(path, "/users") && !strings.HasPrefix(path, "/apikeys") && path != "/me" {
+		if ops[path] {
 			prefixes = []string{""}
 		}
 		for _, v := range prefixes {
@@ -618,20 +694,7 @@ func TestBodyTooLarge(t *testing.T) {
 	before := snapshot(t, f.srv.Store, f.srv.AppID)
 	const limit = 1 << 20
 	over := bigBody(limit + 1)
-	routes := []struct {
-		method, path string
-		h            H
-	}{
-		{"POST", "/apikeys", f.rest()},
-		{"PUT", "/apikeys/{key}", f.rest()},
-		{"POST", "/users", f.rest()},
-		{"POST", "/users", f.auth()},
-		{"PUT", "/users/{uid}", f.rest()},
-		{"DELETE", "/users/{uid}", f.rest()},
-		{"POST", "/users/{uid}/auth_tokens", f.auth()},
-		{"PUT", "/me", f.tok(f.token)},
-	}
-	for _, rt := range routes {
+	for _, rt := range f.bodyRoutes() {
 		path := "/v3" + f.fill(rt.path, f.uid)
 		// With Content-Length (refused before reading) …
 		r := f.do(rt.method, path, rt.h, over)

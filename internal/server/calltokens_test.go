@@ -27,8 +27,9 @@ import (
 	"github.com/callgate/callgate/internal/store/sqlite"
 )
 
-// Call tokens (issue 6): minting, online and offline verification,
-// revocation, rotation, the JWKS and key hygiene, on SQLite and PostgreSQL.
+// Call tokens (docs/call-tokens.md): minting, online and offline
+// verification, revocation, rotation, the JWKS and key hygiene, on SQLite
+// and PostgreSQL.
 
 func TestCallTokens(t *testing.T) {
 	t.Parallel()

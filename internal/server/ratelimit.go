@@ -114,3 +114,9 @@ func (ls *limiterSet) spend(key string, now time.Time) {
 		ls.get(key, now).AllowN(now, 1)
 	}
 }
+
+// limited counts a request the auth-token creation limit refused.
+func (s *Server) limited(e *apierr.Error) error {
+	s.metrics.rateLimited.WithLabelValues("auth_tokens").Inc()
+	return e
+}

@@ -109,8 +109,11 @@ func writeList[T any](w http.ResponseWriter, items []T, total, perPage, page int
 	}}})
 }
 
-// errorFor maps any error a handler returns onto the catalogue. Store
-// sentinels that reach here unhandled become 503 (unavailable) or 500.
+// errorFor is the one mapping from any error onto the catalogue: an
+// *apierr.Error stays as it is, store.ErrUnavailable becomes 503 with
+// Retry-After (docs/design.md "Wire format: the decisions"), anything else
+// 500. It lives here rather than in apierr, which imports nothing of
+// callgate's, the store included.
 func errorFor(err error) *apierr.Error {
 	var e *apierr.Error
 	switch {

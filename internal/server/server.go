@@ -1,21 +1,15 @@
-// Package server is callgate's HTTP API: the v3 REST API (API keys), the
-// client API (auth tokens), and the ops endpoints. Handlers return errors;
-// writeError in respond.go is the one place error JSON is written.
 package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/signing"
@@ -132,64 +126,37 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/.well-known/jwks.json", ops: true, h: s.jwks},
 
 		// REST: API keys
-		{method: "POST", path: "/apikeys", auth: authKeyFull, h: s.createAPIKey},
+		{method: "POST", path: "/apikeys", auth: authKeyFull, h: s.createAPIKey, body: true},
 		{method: "GET", path: "/apikeys", auth: authKeyFull, h: s.listAPIKeys},
 		{method: "GET", path: "/apikeys/{ref}", auth: authKeyFull, h: s.getAPIKey},
-		{method: "PUT", path: "/apikeys/{ref}", auth: authKeyFull, h: s.updateAPIKey},
+		{method: "PUT", path: "/apikeys/{ref}", auth: authKeyFull, h: s.updateAPIKey, body: true},
 		{method: "DELETE", path: "/apikeys/{ref}", auth: authKeyFull, h: s.deleteAPIKey},
 
 		// REST: call token signing keys
 		{method: "GET", path: "/signing_keys", auth: authKeyFull, h: s.listSigningKeys},
-		{method: "POST", path: "/signing_keys/rotate", auth: authKeyFull, h: s.rotateSigningKey},
+		{method: "POST", path: "/signing_keys/rotate", auth: authKeyFull, h: s.rotateSigningKey, body: true},
 
 		// REST: users
-		{method: "POST", path: "/users", auth: authKeyAny, h: s.createUser},
+		{method: "POST", path: "/users", auth: authKeyAny, h: s.createUser, body: true},
 		{method: "GET", path: "/users", auth: authKeyFull, h: s.listUsers},
 		{method: "GET", path: "/users/{uid}", auth: authKeyFull, h: s.getUser},
-		{method: "PUT", path: "/users/{uid}", auth: authKeyFull, h: s.updateUser},
-		{method: "DELETE", path: "/users/{uid}", auth: authKeyFull, h: s.deleteUser},
+		{method: "PUT", path: "/users/{uid}", auth: authKeyFull, h: s.updateUser, body: true},
+		{method: "DELETE", path: "/users/{uid}", auth: authKeyFull, h: s.deleteUser, body: true},
 
 		// REST: auth tokens
-		{method: "POST", path: "/users/{uid}/auth_tokens", auth: authKeyAny, h: s.createAuthToken},
+		{method: "POST", path: "/users/{uid}/auth_tokens", auth: authKeyAny, h: s.createAuthToken, body: true},
 		{method: "GET", path: "/users/{uid}/auth_tokens", auth: authKeyFull, h: s.listAuthTokens},
 		{method: "DELETE", path: "/users/{uid}/auth_tokens", auth: authKeyFull, h: s.flushAuthTokens},
 		{method: "GET", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.getAuthToken},
 		{method: "DELETE", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.deleteAuthToken},
 
 		// Client API
-		{method: "PUT", path: "/me", auth: authToken, h: s.startSession},
+		{method: "PUT", path: "/me", auth: authToken, h: s.startSession, body: true},
 		{method: "GET", path: "/me", auth: authToken, h: s.getMe},
 		{method: "DELETE", path: "/me", auth: authToken, h: s.logout},
-		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken},
+		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken, body: true},
 		{method: "GET", path: "/call_tokens", h: s.verifyCallToken}, // the callToken header is the credential
 		{method: "GET", path: "/ws", h: s.websocket},
-	}
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *call) error {
-	writeData(w, map[string]string{"status": "ok"})
-	return nil
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.st.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "readiness check failed", "err", err)
-		return errorFor(store.ErrUnavailable).Wrap(err)
-	}
-	if s.hub != nil && !s.hub.Ready() {
-		return errorFor(store.ErrUnavailable).Wrap(errors.New("realtime: not yet listening for other nodes' events"))
-	}
-	writeData(w, map[string]string{"status": "ready"})
-	return nil
-}
-
-func (s *Server) metricsHandler() handlerFunc {
-	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
-	return func(w http.ResponseWriter, r *http.Request, _ *call) error {
-		h.ServeHTTP(w, r)
-		return nil
 	}
 }
 
@@ -216,129 +183,4 @@ func (s *Server) cachedAPIKey(ctx context.Context, appID string, hash []byte) (*
 		s.keys.put(ck, k)
 	}
 	return k, err
-}
-
-type metrics struct {
-	// series caches the children of requests and latency per route, method
-	// and status: label lookups hash their values on every call.
-	series        sync.Map // seriesKey → *seriesPair
-	requests      *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
-	logins        prometheus.Counter
-	tokensCreated prometheus.Counter
-	authFailures  *prometheus.CounterVec
-	rateLimited   *prometheus.CounterVec
-}
-
-type seriesKey struct {
-	route, method string
-	status        int
-}
-
-type seriesPair struct {
-	count   prometheus.Counter
-	latency prometheus.Observer
-}
-
-// methodLabel maps a request's method onto a fixed set. The method is
-// whatever the client sent (`curl -X PROBE-a1b2` is a valid request line),
-// and a label per distinct value was a series per request: 100,000 odd
-// methods took RSS from 20 MB to 369 MB and /metrics to 197 MB.
-func methodLabel(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
-		http.MethodPatch, http.MethodDelete, http.MethodOptions:
-		return method
-	}
-	return "other"
-}
-
-// observe records one request. Every label comes from a fixed set: route is
-// a registered pattern or "unmatched", method goes through methodLabel, and
-// status is one the server itself wrote.
-func (m *metrics) observe(route, method string, status int, d time.Duration) {
-	method = methodLabel(method)
-	k := seriesKey{route, method, status}
-	p, ok := m.series.Load(k)
-	if !ok {
-		code := strconv.Itoa(status)
-		p, _ = m.series.LoadOrStore(k, &seriesPair{
-			count:   m.requests.WithLabelValues(route, method, code),
-			latency: m.latency.WithLabelValues(route, method, code),
-		})
-	}
-	sp := p.(*seriesPair)
-	sp.count.Inc()
-	sp.latency.Observe(d.Seconds())
-}
-
-func newMetrics(reg *prometheus.Registry) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "callgate_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
-		}, []string{"route", "method", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "callgate_http_request_duration_seconds", Help: "HTTP request latency by route pattern, method and status code.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"route", "method", "code"}),
-		logins: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "callgate_logins_total", Help: "Sessions started (PUT /me).",
-		}),
-		tokensCreated: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "callgate_auth_tokens_created_total", Help: "Auth tokens created.",
-		}),
-		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "callgate_auth_failures_total", Help: "Failed authentication attempts by error code.",
-		}, []string{"code"}),
-		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "callgate_rate_limited_total", Help: "Requests refused by a rate limit.",
-		}, []string{"limit"}),
-	}
-	reg.MustRegister(m.requests, m.latency, m.logins, m.tokensCreated, m.authFailures, m.rateLimited)
-	return m
-}
-
-// ttlCache is a small map cache whose entries expire; it bounds its size by
-// dropping everything when full (its entries are cheap to refetch).
-type ttlCache[V any] struct {
-	ttl time.Duration
-	max int
-	now func() time.Time
-	mu  sync.RWMutex
-	m   map[string]ttlEntry[V]
-}
-
-type ttlEntry[V any] struct {
-	v  V
-	at time.Time
-}
-
-func newTTLCache[V any](ttl time.Duration, max int, now func() time.Time) *ttlCache[V] {
-	return &ttlCache[V]{ttl: ttl, max: max, now: now, m: map[string]ttlEntry[V]{}}
-}
-
-func (c *ttlCache[V]) get(k string) (V, bool) {
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	if !ok || c.now().Sub(e.at) >= c.ttl {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
-
-func (c *ttlCache[V]) put(k string, v V) {
-	c.mu.Lock()
-	if len(c.m) >= c.max {
-		clear(c.m)
-	}
-	c.m[k] = ttlEntry[V]{v: v, at: c.now()}
-	c.mu.Unlock()
-}
-
-func (c *ttlCache[V]) clear() {
-	c.mu.Lock()
-	clear(c.m)
-	c.mu.Unlock()
 }

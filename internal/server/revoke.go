@@ -1,0 +1,60 @@
+package server
+
+// Revocation (docs/design.md "Revocation"): what ends a session here and,
+// through the hub, on every other node.
+
+import (
+	"context"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// Revocation reasons, as sent to realtime clients.
+const (
+	ReasonLogout          = "logout"
+	ReasonTokenDeleted    = "token_deleted"
+	ReasonTokensFlushed   = "tokens_flushed"
+	ReasonUserDeleted     = "user_deleted"
+	ReasonUserDeactivated = "user_deactivated"
+	ReasonTokenExpired    = "token_expired"
+)
+
+// revokeTokens ends the sessions of deleted tokens: cached sessions and
+// live connections, on this node and (through the bus) every other.
+func (s *Server) revokeTokens(ctx context.Context, toks []*store.AuthToken, reason string) {
+	if len(toks) == 0 {
+		return
+	}
+	hashes := make([][]byte, len(toks))
+	for i, t := range toks {
+		s.sessions.forgetToken(t.Hash)
+		hashes[i] = t.Hash
+	}
+	if s.hub != nil {
+		s.hub.RevokeTokens(context.WithoutCancel(ctx), hashes, reason)
+	}
+}
+
+// forgetTokens drops deleted tokens from this node's cache (a user-wide
+// revocation tells other nodes and closes connections).
+func (s *Server) forgetTokens(toks []*store.AuthToken) {
+	for _, t := range toks {
+		s.sessions.forgetToken(t.Hash)
+	}
+}
+
+// revokeUser ends every session of a user (deleted or deactivated).
+func (s *Server) revokeUser(ctx context.Context, appID, uid, reason string) {
+	s.sessions.forgetUser(appID, uid)
+	if s.hub != nil {
+		s.hub.RevokeUser(context.WithoutCancel(ctx), appID, uid, reason)
+	}
+}
+
+// userChanged drops cached copies of a user here and on other nodes.
+func (s *Server) userChanged(ctx context.Context, appID, uid string) {
+	s.sessions.forgetUser(appID, uid)
+	if s.hub != nil {
+		s.hub.UserChanged(context.WithoutCancel(ctx), appID, uid)
+	}
+}
