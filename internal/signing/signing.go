@@ -1,9 +1,3 @@
-// Package signing manages the Ed25519 keys that sign call tokens, one
-// active key per app: it creates them, seals the private half for storage
-// (AES-256-GCM under a master key, or raw), opens it again to sign, and
-// rotates keys so that the tokens an old key signed keep verifying until
-// they expire. The server and the offline CLI both go through here, so a
-// key is made, stored and rotated one way.
 package signing
 
 import (

@@ -1,6 +1,3 @@
-// Package wire holds the JSON shapes of the REST API's records: the server
-// writes them, and the CLI reads them (and shows store records it reads
-// offline in the same shapes), so both sides use one definition.
 package wire
 
 import (

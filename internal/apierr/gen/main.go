@@ -1,4 +1,3 @@
-// Command gen writes docs/errors.md from the error catalogue.
 package main
 
 import (
