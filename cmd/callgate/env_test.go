@@ -34,3 +34,17 @@ func TestEnvFillsFlagsAndCommandLineWins(t *testing.T) {
 		}
 	}
 }
+
+// A DSN in a message never shows its password, in any of its spellings.
+func TestRedactDSN(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"postgres://app:s3cret@db:5432/callgate":                 "postgres://app:xxxxx@db:5432/callgate",
+		"postgres://app@db/callgate?sslmode=disable":             "postgres://app@db/callgate?sslmode=disable",
+		"postgres://app@db/callgate?password=s3cret&sslmode=off": "postgres://app@db/callgate?password=xxxxx&sslmode=off",
+		"host=db user=app password=s3cret":                       "(a DSN that is not a URL; not shown, as it may hold a password)",
+	} {
+		if got := redactDSN(dsn); got != want {
+			t.Errorf("redactDSN(%q) = %q, want %q", dsn, got, want)
+		}
+	}
+}

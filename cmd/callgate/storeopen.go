@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -47,16 +48,17 @@ func (f *storeFlags) open(ctx context.Context) (*sqlstore.Store, string, error) 
 	return s, "sqlite " + path, nil
 }
 
-// redactDSN hides the password of a database URL.
+// redactDSN hides the password of a database DSN for messages: the
+// user-info password (url.URL.Redacted) and a password query parameter. A
+// DSN that is not a URL (libpq's "host=… password=…") is not shown at all.
 func redactDSN(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return dsn
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return "(a DSN that is not a URL; not shown, as it may hold a password)"
 	}
-	creds := dsn[scheme+3 : at]
-	if user, _, ok := strings.Cut(creds, ":"); ok {
-		return dsn[:scheme+3] + user + ":***" + dsn[at:]
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
-	return dsn
+	return u.Redacted()
 }

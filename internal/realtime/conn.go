@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callgate/callgate/internal/store"
 	"github.com/coder/websocket"
 )
 
@@ -97,7 +98,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
 	c := &conn{
-		h: h, ws: ws, sess: sess, key: userKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
+		h: h, ws: ws, sess: sess, key: store.UserKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
 		send: make(chan []byte, h.cfg.QueueSize), closing: make(chan closeReq, 1), pwakeup: make(chan struct{}, 1),
 	}
 	ctx, abort := context.WithCancel(context.WithoutCancel(r.Context()))

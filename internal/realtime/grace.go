@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -113,10 +114,6 @@ func (h *Hub) revokeGraceLocked(hashes map[string]bool) []Session {
 
 // sessionOfKey splits a user key (appID "/" uid; app ids hold no "/").
 func sessionOfKey(key string) Session {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '/' {
-			return Session{AppID: key[:i], UID: key[i+1:]}
-		}
-	}
-	return Session{}
+	appID, uid, _ := strings.Cut(key, "/")
+	return Session{AppID: appID, UID: uid}
 }

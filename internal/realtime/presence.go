@@ -4,6 +4,8 @@ import (
 	"context"
 	"hash/maphash"
 	"sync"
+
+	"github.com/callgate/callgate/internal/store"
 )
 
 func (h *Hub) userLock(key string) *sync.Mutex {
@@ -11,7 +13,7 @@ func (h *Hub) userLock(key string) *sync.Mutex {
 }
 
 func (h *Hub) markOnline(ctx context.Context, appID, uid string) {
-	key := userKey(appID, uid)
+	key := store.UserKey(appID, uid)
 	l := h.userLock(key)
 	l.Lock()
 	defer l.Unlock()
@@ -62,7 +64,7 @@ func (h *Hub) remarkAll(ctx context.Context) {
 // markOffline records that this node no longer holds the user and, if no
 // other node does, tells everyone.
 func (h *Hub) markOffline(ctx context.Context, appID, uid string) {
-	key := userKey(appID, uid)
+	key := store.UserKey(appID, uid)
 	l := h.userLock(key)
 	l.Lock()
 	defer l.Unlock()

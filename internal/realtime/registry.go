@@ -120,8 +120,6 @@ func New(st store.Store, bus Bus, cfg Config) *Hub {
 	}
 }
 
-func userKey(appID, uid string) string { return appID + "/" + uid }
-
 // Why register refuses a connection; Serve picks the close code by them.
 var (
 	errClosed  = errors.New("hub closed") // Shutdown has begun
@@ -209,7 +207,7 @@ func (h *Hub) unregisterLocked(c *conn) bool {
 func (h *Hub) Online(appID, uid string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.byUser[userKey(appID, uid)]) > 0
+	return len(h.byUser[store.UserKey(appID, uid)]) > 0
 }
 
 // Count is the number of live connections on this node.

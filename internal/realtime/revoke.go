@@ -38,16 +38,15 @@ func (h *Hub) recentlyRevokedLocked(hash string) Reason {
 }
 
 // RevokeTokens closes every connection of the given tokens, here and on
-// every other node. reason is a Reason; the parameter is a string while
-// internal/server still holds reasons as strings.
-func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) {
+// every other node.
+func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason Reason) {
 	set := make(map[string]bool, len(hashes))
 	hexes := make([]string, len(hashes))
 	for i, hs := range hashes {
 		set[string(hs)] = true
 		hexes[i] = HexHash(hs)
 	}
-	h.revokeTokenSet(set, Reason(reason))
+	h.revokeTokenSet(set, reason)
 	// NOTIFY payloads are limited to 8000 bytes and keys vary in length
 	// (they begin with the uid): send them in chunks that fit.
 	for len(hexes) > 0 {
@@ -56,7 +55,7 @@ func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) 
 			size += len(hexes[n]) + 3 // quotes and comma
 			n++
 		}
-		h.publish(ctx, Event{Kind: KindRevokeTokens, Hashes: hexes[:n], Reason: reason})
+		h.publish(ctx, Event{Kind: KindRevokeTokens, Hashes: hexes[:n], Reason: string(reason)})
 		hexes = hexes[n:]
 	}
 }
@@ -66,14 +65,14 @@ func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason string) 
 const maxEventKeys = 7000
 
 // RevokeUser closes every connection of a user, here and on every other
-// node. reason is a Reason, as for RevokeTokens.
-func (h *Hub) RevokeUser(ctx context.Context, appID, uid, reason string) {
-	h.revokeUserLocal(appID, uid, Reason(reason))
-	h.publish(ctx, Event{Kind: KindRevokeUser, AppID: appID, UID: uid, Reason: reason})
+// node.
+func (h *Hub) RevokeUser(ctx context.Context, appID, uid string, reason Reason) {
+	h.revokeUserLocal(appID, uid, reason)
+	h.publish(ctx, Event{Kind: KindRevokeUser, AppID: appID, UID: uid, Reason: string(reason)})
 }
 
 func (h *Hub) revokeUserLocal(appID, uid string, reason Reason) {
-	key := userKey(appID, uid)
+	key := store.UserKey(appID, uid)
 	h.mu.Lock()
 	victims := make([]*conn, 0, len(h.byUser[key]))
 	for c := range h.byUser[key] {

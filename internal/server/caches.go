@@ -87,8 +87,6 @@ func newSessionCache(st store.Store, max int, ttl time.Duration, now func() time
 	return &sessionCache{st: st, max: max, ttl: ttl, now: now, m: map[string]sessEntry{}, byUser: map[string]map[string]struct{}{}}
 }
 
-func userKey(appID, uid string) string { return appID + "/" + uid }
-
 // get returns copies, so callers may not disturb the cache.
 func (c *sessionCache) get(ctx context.Context, hash []byte) (*store.AuthToken, *store.User, error) {
 	if c.max > 0 {
@@ -128,7 +126,7 @@ func (c *sessionCache) get(ctx context.Context, hash []byte) (*store.AuthToken, 
 	cached := *user
 	cached.Status = "" // presence changes faster than the cache; the hub answers it
 	c.m[string(hash)] = sessEntry{tok: *tok, user: cached, at: c.now()}
-	k := userKey(tok.AppID, tok.UID)
+	k := store.UserKey(tok.AppID, tok.UID)
 	if c.byUser[k] == nil {
 		c.byUser[k] = map[string]struct{}{}
 	}
@@ -141,7 +139,7 @@ func (c *sessionCache) get(ctx context.Context, hash []byte) (*store.AuthToken, 
 func (c *sessionCache) dropLocked(h string, e sessEntry) {
 	c.gen++
 	delete(c.m, h)
-	k := userKey(e.tok.AppID, e.tok.UID)
+	k := store.UserKey(e.tok.AppID, e.tok.UID)
 	if set := c.byUser[k]; set != nil {
 		delete(set, h)
 		if len(set) == 0 {
@@ -165,7 +163,7 @@ func (c *sessionCache) forgetToken(hash []byte) {
 func (c *sessionCache) forgetUser(appID, uid string) {
 	c.mu.Lock()
 	c.gen++
-	for h := range c.byUser[userKey(appID, uid)] {
+	for h := range c.byUser[store.UserKey(appID, uid)] {
 		c.dropLocked(h, c.m[h])
 	}
 	c.mu.Unlock()

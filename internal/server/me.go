@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/callgate/callgate/internal/apierr"
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -49,7 +50,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	s.revokeTokens(r.Context(), []*store.AuthToken{del}, ReasonLogout)
+	s.revokeTokens(r.Context(), []*store.AuthToken{del}, realtime.ReasonLogout)
 	writeData(w, struct {
 		successJSON
 		UID string `json:"uid"`

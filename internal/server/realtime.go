@@ -121,7 +121,7 @@ func (s *Server) reapExpired(ctx context.Context) {
 		s.log.Warn("removing expired auth tokens failed", "err", err)
 		return
 	}
-	s.revokeTokens(ctx, toks, ReasonTokenExpired)
+	s.revokeTokens(ctx, toks, realtime.ReasonTokenExpired)
 }
 
 // Shutdown ends realtime connections and withdraws this node's presence.

@@ -6,22 +6,13 @@ package server
 import (
 	"context"
 
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/store"
-)
-
-// Revocation reasons, as sent to realtime clients.
-const (
-	ReasonLogout          = "logout"
-	ReasonTokenDeleted    = "token_deleted"
-	ReasonTokensFlushed   = "tokens_flushed"
-	ReasonUserDeleted     = "user_deleted"
-	ReasonUserDeactivated = "user_deactivated"
-	ReasonTokenExpired    = "token_expired"
 )
 
 // revokeTokens ends the sessions of deleted tokens: cached sessions and
 // live connections, on this node and (through the bus) every other.
-func (s *Server) revokeTokens(ctx context.Context, toks []*store.AuthToken, reason string) {
+func (s *Server) revokeTokens(ctx context.Context, toks []*store.AuthToken, reason realtime.Reason) {
 	if len(toks) == 0 {
 		return
 	}
@@ -44,7 +35,7 @@ func (s *Server) forgetTokens(toks []*store.AuthToken) {
 }
 
 // revokeUser ends every session of a user (deleted or deactivated).
-func (s *Server) revokeUser(ctx context.Context, appID, uid, reason string) {
+func (s *Server) revokeUser(ctx context.Context, appID, uid string, reason realtime.Reason) {
 	s.sessions.forgetUser(appID, uid)
 	if s.hub != nil {
 		s.hub.RevokeUser(context.WithoutCancel(ctx), appID, uid, reason)

@@ -12,6 +12,7 @@ import (
 	"github.com/callgate/callgate/internal/apierr"
 	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/provision"
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -115,7 +116,7 @@ func (s *Server) deleteAuthToken(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	s.revokeTokens(r.Context(), []*store.AuthToken{del}, ReasonTokenDeleted)
+	s.revokeTokens(r.Context(), []*store.AuthToken{del}, realtime.ReasonTokenDeleted)
 	writeData(w, successJSON{Success: true, Message: "Auth token " + del.ID + " deleted."})
 	return nil
 }
@@ -129,7 +130,7 @@ func (s *Server) flushAuthTokens(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	s.revokeTokens(r.Context(), toks, ReasonTokensFlushed)
+	s.revokeTokens(r.Context(), toks, realtime.ReasonTokensFlushed)
 	writeData(w, struct {
 		successJSON
 		Deleted int `json:"deleted"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callgate/callgate/internal/apierr"
 	"github.com/callgate/callgate/internal/provision"
+	"github.com/callgate/callgate/internal/realtime"
 	"github.com/callgate/callgate/internal/store"
 )
 
@@ -39,12 +40,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	now := s.now()
 	u := &store.User{AppID: c.app.ID, UID: uid, Role: "default", CreatedAt: now.Unix(), UpdatedAt: now.Unix()}
-	set(&u.Name, p.Name)
-	set(&u.Avatar, p.Avatar)
-	set(&u.Link, p.Link)
-	set(&u.Role, p.Role)
-	set(&u.Metadata, p.Metadata)
-	set(&u.Tags, p.Tags)
+	p.Apply(u)
 	if u.Role == "" {
 		u.Role = "default"
 	}
@@ -69,12 +65,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	writeData(w, out)
 	return nil
-}
-
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -188,7 +178,7 @@ func (s *Server) revokeDeactivated(r *http.Request, appID, uid string) error {
 		return err
 	}
 	s.forgetTokens(toks)
-	s.revokeUser(r.Context(), appID, uid, ReasonUserDeactivated)
+	s.revokeUser(r.Context(), appID, uid, realtime.ReasonUserDeactivated)
 	return nil
 }
 
@@ -223,7 +213,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	s.forgetTokens(toks)
-	s.revokeUser(r.Context(), c.app.ID, u.UID, ReasonUserDeleted)
+	s.revokeUser(r.Context(), c.app.ID, u.UID, realtime.ReasonUserDeleted)
 	writeData(w, successJSON{Success: true, Message: "The user with UID " + u.UID + " has been deleted."})
 	return nil
 }

@@ -140,6 +140,23 @@ type UserPatch struct {
 	Deactivated              *bool
 }
 
+// Apply sets u's profile fields that p names (not Deactivated, whose
+// timestamps the store keeps).
+func (p UserPatch) Apply(u *User) {
+	set(&u.Name, p.Name)
+	set(&u.Avatar, p.Avatar)
+	set(&u.Link, p.Link)
+	set(&u.Role, p.Role)
+	set(&u.Metadata, p.Metadata)
+	set(&u.Tags, p.Tags)
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 // SessionUpdate is what PUT /me records about a session.
 type SessionUpdate struct {
 	Platform, DeviceID, UserAgent string
@@ -240,3 +257,7 @@ type Store interface {
 
 // UserRef names a user.
 type UserRef struct{ AppID, UID string }
+
+// UserKey is the one string key of a user across apps ({appId}/{uid}: app
+// ids hold no "/"), for maps of users.
+func UserKey(appID, uid string) string { return appID + "/" + uid }

@@ -569,12 +569,7 @@ func (s *Store) UpdateUser(ctx context.Context, appID, uid string, p store.UserP
 		if err != nil {
 			return err
 		}
-		set(&u.Name, p.Name)
-		set(&u.Avatar, p.Avatar)
-		set(&u.Link, p.Link)
-		set(&u.Role, p.Role)
-		set(&u.Metadata, p.Metadata)
-		set(&u.Tags, p.Tags)
+		p.Apply(u)
 		if p.Deactivated != nil {
 			switch {
 			case *p.Deactivated && u.DeactivatedAt == 0:
@@ -593,12 +588,6 @@ func (s *Store) UpdateUser(ctx context.Context, appID, uid string, p store.UserP
 		return nil
 	})
 	return out, err
-}
-
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
 }
 
 func (s *Store) DeleteUser(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
