@@ -85,7 +85,7 @@ func TestHostFromEnvironment(t *testing.T) {
 }
 
 // TestCheckOrder pins the order of Login's and LoginWithAuthToken's checks
-// (DESIGN.md): in flight, blank, space, key, not initialised.
+// (docs/sdk-go.md "Errors"): in flight, blank, space, key, not initialised.
 func TestCheckOrder(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{})
 	ctx := context.Background()

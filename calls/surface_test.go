@@ -8,7 +8,7 @@ import (
 	"github.com/callgate/callgate/calls"
 )
 
-// The exact surface of DESIGN.md ("The exact Go surface"): other code is
+// The exact surface of the SDK (docs/sdk-go.md "API"): other code is
 // compiled against these names and types, so this file must keep compiling.
 var (
 	_ func(calls.AppSettings) error                                             = calls.Init
@@ -33,13 +33,13 @@ var (
 	_ func(*calls.Client, string)                                               = (*calls.Client).RemoveLoginListener
 	_ error                                                                     = (*calls.Error)(nil)
 
-	// Call tokens (DESIGN.md, issue 6).
+	// Call tokens (docs/call-tokens.md).
 	_ func(context.Context, string) (string, error)                = calls.GenerateToken
 	_ func(*calls.Client, context.Context, string) (string, error) = (*calls.Client).GenerateToken
 	_ string                                                       = calls.ErrSessionIDMissing
 	_ string                                                       = calls.ErrAuthTokenMissing
 
-	// Realtime (DESIGN.md, issue 4).
+	// Realtime (docs/realtime.md).
 	_ func(string, calls.UserListener)                      = calls.AddUserListener
 	_ func(string)                                          = calls.RemoveUserListener
 	_ func(string, calls.ConnectionListener)                = calls.AddConnectionListener
@@ -50,6 +50,8 @@ var (
 	_ func(*calls.Client, string)                           = (*calls.Client).RemoveConnectionListener
 	_                                                       = calls.UserListener{OnUserOnline: func(*calls.User) {}, OnUserOffline: func(*calls.User) {}}
 	_                                                       = calls.ConnectionListener{OnConnected: func() {}, OnDisconnected: func() {}, OnSessionRevoked: func(string) {}}
+	_ func() []string                                       = calls.RevokedReasons
+	_ string                                                = calls.RevokedLogout + calls.RevokedTokenDeleted + calls.RevokedTokensFlushed + calls.RevokedUserDeleted + calls.RevokedUserDeactivated + calls.RevokedTokenExpired
 
 	_ = calls.AppSettings{
 		AppID: "", Region: "", Host: "", AuthKey: "",
