@@ -1,11 +1,7 @@
 package apierr
 
 import (
-	"go/parser"
-	"go/token"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -46,27 +42,5 @@ func TestDocsUpToDate(t *testing.T) {
 	}
 	if string(got) != Markdown() {
 		t.Fatal("docs/errors.md is stale: run go run ./internal/apierr/gen")
-	}
-}
-
-// The package imports nothing of callgate's (doc.go).
-func TestImportsNothingOfCallgate(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(p, "github.com/callgate/callgate/") {
-				t.Errorf("%s imports %s", name, p)
-			}
-		}
 	}
 }
