@@ -173,7 +173,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		Node: node, Grace: f.presenceGrace, Lease: f.nodeLease, MaxPerUser: f.wsMaxPerUser, Log: log,
 		OnRemote: func(ev realtime.Event) { srv.OnRemote(ev) },
 	})
-	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Dev: f.dev, Hub: hub,
+	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Hub: hub,
 		PublicURL: publicURL, CallTokenLeeway: leeway, MasterKey: masterKey})
 	defer srv.Close()
 	if err := hub.Start(ctx); err != nil {

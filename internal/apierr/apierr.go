@@ -27,6 +27,7 @@ const (
 	CallTokenExpired   Code = "ERR_CALL_TOKEN_EXPIRED"
 	CallTokenRevoked   Code = "ERR_CALL_TOKEN_REVOKED"
 	BadRequest         Code = "ERR_BAD_REQUEST"
+	OriginNotAllowed   Code = "ERR_ORIGIN_NOT_ALLOWED"
 	PayloadTooLarge    Code = "ERR_PAYLOAD_TOO_LARGE"
 	TooManyRequests    Code = "ERR_TOO_MANY_REQUESTS"
 	EndpointNotFound   Code = "ERR_ENDPOINT_NOT_FOUND"
@@ -106,6 +107,10 @@ var Catalogue = []Entry{
 		"The call token has been revoked.",
 		"The auth token that minted it no longer exists (logout, deleted, flushed, expired) or its user was deleted or deactivated: log in again and mint a new one.",
 		"`GET /call_tokens`: the call token is well signed and unexpired, but the auth token that minted it was revoked or its user deleted or deactivated."},
+	{OriginNotAllowed, http.StatusForbidden,
+		"The origin {origin} is not allowed to call the app {appId}.",
+		"Add the page's origin (scheme://host[:port]) to the app's corsOrigins: PUT /app or `callgate apps settings --cors-origins`.",
+		"A browser request whose `Origin` the app's `corsOrigins` setting does not list; refused before it changes anything (WebSocket upgrades too)."},
 	{BadRequest, http.StatusBadRequest,
 		"The request is invalid: {reason}",
 		"Fix the fields named in details and retry.",

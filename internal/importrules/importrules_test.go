@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"calls":          nil,
 	"calltoken":      nil,
 	"examples/login": {"calls"},
+	"sdk/js":         nil,
 
 	"internal/apierr":     nil,
 	"internal/apierr/gen": {"internal/apierr"},
@@ -42,7 +43,7 @@ var allowed = map[string][]string{
 	"internal/store/storetest":       {"internal/credential", "internal/store", "internal/store/migrate"},
 
 	"internal/server": {"calltoken", "internal/apierr", "internal/credential", "internal/provision",
-		"internal/realtime", "internal/signing", "internal/store", "internal/wire"},
+		"internal/realtime", "internal/signing", "internal/store", "internal/wire", "sdk/js"},
 
 	// Tests and tools only.
 	"internal/browsertest": nil,

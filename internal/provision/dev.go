@@ -40,12 +40,20 @@ func ReadDevCredentials(path string) (*DevCredentials, error) {
 }
 
 // DevBootstrap makes sure the dev app exists: on the first start it creates
-// an app in region us, an authOnly and a fullAccess key and the sample users;
+// an app in region us that allows every browser origin, an authOnly and a
+// fullAccess key and the sample users;
 // later starts reuse what dev-credentials.json names (if the database still
 // holds it) and only rewrite host. created reports a first start.
 func DevBootstrap(ctx context.Context, st store.Store, dataDir, host string, now time.Time) (creds *DevCredentials, created bool, err error) {
 	path := filepath.Join(dataDir, DevCredentialsFile)
 	if c, err := ReadDevCredentials(path); err == nil && devCredsValid(ctx, st, c) {
+		// A dev app made before corsOrigins existed allows every origin too.
+		if app, err := st.GetApp(ctx, c.AppID); err == nil && app.Settings.CORSOrigins == nil {
+			app.Settings.CORSOrigins = []string{"*"}
+			if err := st.UpdateApp(ctx, app); err != nil {
+				return nil, false, err
+			}
+		}
 		c.Host = host
 		return c, false, secretfile.WriteJSON(path, c)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -53,6 +61,12 @@ func DevBootstrap(ctx context.Context, st store.Store, dataDir, host string, now
 	}
 	app, err := CreateApp(ctx, st, "", "callgate dev app", "us", now)
 	if err != nil {
+		return nil, false, err
+	}
+	// A developer's pages may be on any origin (localhost:5173, a file
+	// server…): the dev app allows them all.
+	app.Settings.CORSOrigins = []string{"*"}
+	if err := st.UpdateApp(ctx, app); err != nil {
 		return nil, false, err
 	}
 	authKey, _, err := CreateAPIKey(ctx, st, app.ID, "dev auth key", store.ScopeAuthOnly, now)

@@ -19,6 +19,8 @@ const (
 	// KindKeysRotated: an app's call-token signing key was rotated (Reason
 	// holds the retired key's id); drop cached signing and public keys.
 	KindKeysRotated = "keys_rotated"
+	// KindAppChanged: an app's name or settings changed; drop cached copies.
+	KindAppChanged = "app_changed"
 	// KindResync is synthesised locally when the bus may have missed events
 	// (before its first LISTEN, or after a dropped LISTEN connection): caches
 	// must be emptied and live connections re-checked.

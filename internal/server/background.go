@@ -21,6 +21,8 @@ func (s *Server) OnRemote(ev realtime.Event) {
 		}
 	case realtime.KindRevokeUser, realtime.KindUserChanged:
 		s.sessions.forgetUser(ev.AppID, ev.UID)
+	case realtime.KindAppChanged:
+		s.apps.del(ev.AppID)
 	case realtime.KindKeysRotated:
 		s.ct.forget(ev.AppID, &store.SigningKey{ID: ev.Reason})
 	case realtime.KindResync:

@@ -37,6 +37,7 @@ var validBodies = map[string]any{
 	"POST /users/{uid}/auth_tokens": map[string]any{"platform": "web"},
 	"PUT /me":                       map[string]any{"platform": "web", "deviceId": "d"},
 	"POST /call_tokens":             map[string]any{"sessionId": "bad-input-call"},
+	"PUT /app":                      map[string]any{"settings": map[string]any{"callTokenTTL": 600}},
 }
 
 // ownCredentials are the API routes the router does not authenticate,

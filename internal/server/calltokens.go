@@ -118,6 +118,15 @@ func (s *Server) verifyCallToken(w http.ResponseWriter, r *http.Request, _ *call
 		return err
 	}
 	info(r.Context()).appID = claims.AppID
+	if r.Header.Get("Origin") != "" {
+		app, err := s.getApp(r.Context(), claims.AppID)
+		if err != nil {
+			return err
+		}
+		if err := checkOrigin(r, app); err != nil {
+			return err
+		}
+	}
 	writeData(w, claims)
 	return nil
 }

@@ -29,6 +29,12 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	info(r.Context()).appID = c.app.ID
+	// An upgrade is an API request like any other: a page of an origin the
+	// app does not allow gets no connection (the library's own origin
+	// check is off, as the app's list is ours to apply).
+	if err := checkOrigin(r, c.app); err != nil {
+		return err
+	}
 	if err := checkHandshake(r); err != nil {
 		return err
 	}

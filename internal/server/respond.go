@@ -224,3 +224,14 @@ func jsonKind(goKind string) string {
 func tooLarge() *apierr.Error {
 	return apierr.New(apierr.PayloadTooLarge).With("limit", strconv.Itoa(MaxBodyBytes))
 }
+
+// etagMatch reports whether an If-None-Match header names etag.
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}

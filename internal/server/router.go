@@ -155,6 +155,10 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 			}
 		}
 		if rt == nil {
+			if !rts[0].ops && isPreflight(r) {
+				preflight(w, r) // no storage: a preflight cannot name the app
+				return
+			}
 			s.fail(w, r, apierr.New(apierr.EndpointNotFound).SetHeader("Allow", allowHeader))
 			return
 		}
@@ -171,6 +175,16 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 		// upload into 503 "storage unreachable".
 		c := &call{}
 		err := s.withDeadline(r, func(r *http.Request) error { return s.authenticate(w, r, rt.auth, c) })
+		if origin := r.Header.Get("Origin"); origin != "" {
+			// A browser: refused here, before the handler changes anything,
+			// unless the app allows the origin. Every answer, the refusal
+			// included, is readable by the page, so the SDK can show the
+			// error (no cookies are involved: reading leaks nothing).
+			if oerr := checkOrigin(r, c.app); oerr != nil {
+				err = oerr
+			}
+			allowCORS(w, origin)
+		}
 		if err == nil {
 			if c.app != nil {
 				ri.appID = c.app.ID

@@ -32,8 +32,6 @@ type Config struct {
 	// asking the database. Revocations reach every node on the realtime bus at
 	// once; the TTL is only the safety net. Default 30s.
 	SessionCacheTTL time.Duration
-	// Dev relaxes what a local developer needs relaxed (CORS from anywhere).
-	Dev bool
 	// Hub serves realtime connections (GET /ws); nil disables realtime.
 	Hub *realtime.Hub
 	// PublicURL is the server's public base URL, the iss of call tokens.
@@ -118,7 +116,7 @@ func (s *Server) Close() {
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 func (s *Server) routes() []route {
-	return []route{
+	return append(s.sdkRoutes(), []route{
 		// Ops
 		{method: "GET", path: "/healthz", ops: true, h: s.healthz},
 		{method: "GET", path: "/readyz", ops: true, h: s.readyz},
@@ -157,7 +155,11 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken, body: true},
 		{method: "GET", path: "/call_tokens", h: s.verifyCallToken}, // the callToken header is the credential
 		{method: "GET", path: "/ws", h: s.websocket},
-	}
+
+		// The app of the calling key
+		{method: "GET", path: "/app", auth: authKeyFull, h: s.getAppSettings},
+		{method: "PUT", path: "/app", auth: authKeyFull, h: s.updateAppSettings, body: true},
+	}...)
 }
 
 // getApp reads an app through a short-lived cache: apps change rarely and

@@ -186,6 +186,8 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request, _ *call) error {
 		return err
 	}
 	h := w.Header()
+	// Public keys, for verifiers anywhere (a web media client included).
+	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(jwksMaxAge))
 	h.Set("ETag", doc.etag)
 	if etagMatch(r.Header.Get("If-None-Match"), doc.etag) {
@@ -197,16 +199,6 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request, _ *call) error {
 	w.WriteHeader(http.StatusOK)
 	w.Write(doc.body)
 	return nil
-}
-
-func etagMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
 }
 
 // jwks renders the key set: the public keys of every app that can still

@@ -42,15 +42,12 @@ func TTL(app *store.App) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-// DefaultGrants are the grants of a call token when the app sets none.
-var DefaultGrants = store.CallGrants{Join: true, PublishAudio: true, PublishVideo: true, ScreenShare: true}
-
 // Grants are the grants of the app's call tokens.
 func Grants(app *store.App) store.CallGrants {
 	if g := app.Settings.CallGrants; g != nil {
 		return *g
 	}
-	return DefaultGrants
+	return store.DefaultCallGrants
 }
 
 // PublishedUntil is how long a key retired at rotatedAt must stay

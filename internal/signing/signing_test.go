@@ -202,7 +202,7 @@ func TestTTLGrantsPublishedUntil(t *testing.T) {
 			t.Errorf("TTL(%+v) = %v, want %v", tc.set, got, tc.want)
 		}
 	}
-	if g := signing.Grants(app(store.AppSettings{})); g != signing.DefaultGrants || !g.Join || g.Moderator {
+	if g := signing.Grants(app(store.AppSettings{})); g != store.DefaultCallGrants || !g.Join || g.Moderator {
 		t.Errorf("default grants %+v", g)
 	}
 	custom := &store.CallGrants{Moderator: true}

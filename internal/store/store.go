@@ -49,7 +49,13 @@ type AppSettings struct {
 	// defaults (join, publishAudio, publishVideo and screenShare true,
 	// moderator false).
 	CallGrants *CallGrants `json:"callGrants,omitempty"`
+	// AuthTokenIdleTimeout ends a token unused for longer, in seconds; 0 =
+	// no idle timeout.
+	AuthTokenIdleTimeout int64 `json:"authTokenIdleTimeout,omitempty"`
 }
+
+// DefaultCallGrants are the grants of a call token when the app sets none.
+var DefaultCallGrants = CallGrants{Join: true, PublishAudio: true, PublishVideo: true, ScreenShare: true}
 
 // CallGrants are what a call token allows its holder to do in a call.
 type CallGrants struct {

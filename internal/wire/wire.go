@@ -76,3 +76,34 @@ func SigningKeyOf(k *store.SigningKey, now int64) SigningKey {
 		Active: k.RetiredAt == 0, Published: k.RetiredAt == 0 || now < k.PublishedUntil,
 	}
 }
+
+// App is an app and its effective settings (GET and PUT /app).
+type App struct {
+	AppID    string      `json:"appId"`
+	Name     string      `json:"name"`
+	Region   string      `json:"region"`
+	Settings AppSettings `json:"settings"`
+}
+
+// AppSettings are an app's settings with the defaults filled in.
+type AppSettings struct {
+	CORSOrigins          []string         `json:"corsOrigins"`
+	AuthTokenTTL         int64            `json:"authTokenTTL"`
+	AuthTokenIdleTimeout int64            `json:"authTokenIdleTimeout"`
+	CallTokenTTL         int64            `json:"callTokenTTL"`
+	CallGrants           store.CallGrants `json:"callGrants"`
+}
+
+// AppOf renders an app with its effective call-token lifetime (seconds)
+// and grants, which the caller computes (internal/signing).
+func AppOf(a *store.App, callTokenTTL int64, grants store.CallGrants) App {
+	origins := a.Settings.CORSOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	return App{AppID: a.ID, Name: a.Name, Region: a.Region, Settings: AppSettings{
+		CORSOrigins: origins, AuthTokenTTL: a.Settings.AuthTokenTTL,
+		AuthTokenIdleTimeout: a.Settings.AuthTokenIdleTimeout,
+		CallTokenTTL:         callTokenTTL, CallGrants: grants,
+	}}
+}

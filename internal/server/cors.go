@@ -1,0 +1,101 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/callgate/callgate/internal/apierr"
+	"github.com/callgate/callgate/internal/store"
+)
+
+// CORS (docs/api.md "Browsers and CORS"). A preflight carries no custom
+// headers, so it cannot name the app: it is answered permissively, without
+// touching storage. The real request decides: once authentication has named
+// the app, an Origin its corsOrigins setting does not allow is refused
+// before the handler runs, so before any side effect. There are no cookies
+// (the credentials are explicit headers), hence no Allow-Credentials.
+
+var (
+	corsAllowMethods  = "GET, POST, PUT, PATCH, DELETE"
+	corsAllowHeaders  = "appId, apiKey, authToken, callToken, resource, sdk, Content-Type"
+	corsExposeHeaders = "Retry-After, X-Request-Id, X-Rate-Limit, X-Rate-Limit-Remaining"
+	corsMaxAge        = "600"
+)
+
+// isPreflight reports whether r is a CORS preflight.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// preflight answers a CORS preflight for an API route.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+	h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+	h.Set("Access-Control-Allow-Headers", allowHeaders(r.Header.Get("Access-Control-Request-Headers")))
+	h.Set("Access-Control-Max-Age", corsMaxAge)
+	h.Add("Vary", "Origin")
+	h.Add("Vary", "Access-Control-Request-Method")
+	h.Add("Vary", "Access-Control-Request-Headers")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// allowHeaders is the fixed list plus whatever else the browser asks for:
+// the server ignores headers it does not know (clients send their own, as
+// the CometChat SDKs do), so refusing them would only break those clients.
+// Only header-name characters pass.
+func allowHeaders(requested string) string {
+	out := corsAllowHeaders
+	known := strings.ToLower(corsAllowHeaders)
+	for _, name := range strings.Split(requested, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || len(name) > 64 || !tokenChars(name) {
+			continue
+		}
+		if !strings.Contains(", "+known+",", ", "+strings.ToLower(name)+",") {
+			out += ", " + name
+			known += ", " + strings.ToLower(name)
+		}
+	}
+	return out
+}
+
+func tokenChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// allowCORS marks a response to a browser request as readable by its page.
+func allowCORS(w http.ResponseWriter, origin string) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+}
+
+// checkOrigin refuses a browser request whose Origin the app does not
+// allow. Requests without an Origin (servers, CLIs) are unaffected.
+func checkOrigin(r *http.Request, app *store.App) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" || app == nil || OriginAllowed(app.Settings.CORSOrigins, origin) {
+		return nil
+	}
+	return apierr.New(apierr.OriginNotAllowed).With("origin", sanitize(origin)).With("appId", app.ID)
+}
+
+// OriginAllowed reports whether origin matches one of allowed: "*", or an
+// exact scheme://host[:port] compared without case (as browsers serialise
+// origins in lower case; a default port is never serialised).
+func OriginAllowed(allowed []string, origin string) bool {
+	for _, a := range allowed {
+		if a == "*" || strings.EqualFold(a, origin) {
+			return true
+		}
+	}
+	return false
+}
