@@ -30,6 +30,8 @@ connections, closed loop, like wrk -c C:
   session   PUT /v3.0/me
   me        GET /v3/me
   mixed     10% login, 20% session, 70% me
+  preflight OPTIONS /v3.0/me: a browser's CORS preflight (no storage)
+  me-cors   GET /v3/me with an Origin header (the app's corsOrigins checked)
 
 For each it prints req/s, latency percentiles, errors, the server's peak RSS and
 the ratio to the baseline measured in the same run. --print-wrk prints wrk

@@ -201,6 +201,9 @@ func roundTrip(conn net.Conn, br *bufio.Reader, req Request) (int, error) {
 			}
 		}
 	}
+	if length < 0 && (status == 204 || status == 304) {
+		length = 0 // no body by definition (a CORS preflight is a 204)
+	}
 	if length < 0 {
 		return status, errMalformed // callgate always sends Content-Length
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // Scenarios are the scenarios Run knows, in the order it runs them.
-var Scenarios = []string{"baseline", "login", "session", "me", "mixed"}
+var Scenarios = []string{"baseline", "login", "session", "me", "mixed", "preflight", "me-cors"}
 
 // Options are the settings of Run: the flags of callgate bench, which its
 // errors name.

@@ -38,6 +38,18 @@ func scenarioRequests(env *benchEnv, name string) (addr string, next func(conn, 
 		return env.host, pick(session)
 	case "me":
 		return env.host, pick(me)
+	case "me-cors":
+		// GET /me from a browser: the app's corsOrigins is checked.
+		meCORS := make([]Request, n)
+		for i := range n {
+			meCORS[i] = NewRequest("GET", env.host, "/v3/me", map[string]string{"appId": env.app, "authToken": env.tokens[i], "Origin": "http://localhost:5173"}, nil)
+		}
+		return env.host, pick(meCORS)
+	case "preflight":
+		// A browser's CORS preflight: answered without storage.
+		r := NewRequest("OPTIONS", env.host, "/v3.0/me", map[string]string{"Origin": "http://localhost:5173",
+			"Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "appid,authtoken,content-type"}, nil)
+		return env.host, func(int, int) Request { return r }
 	}
 	// mixed: 10% login, 20% session, 70% me
 	return env.host, func(conn, i int) Request {
