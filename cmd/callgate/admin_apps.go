@@ -9,15 +9,19 @@ import (
 	"github.com/callgate/callgate/internal/store"
 )
 
-// Apps have no REST route: these commands work on the data dir / database
-// directly (the server may be running; SQLite and PostgreSQL both allow it).
+// Apps are created and listed only here, on the data dir / database
+// directly (the server may be running; SQLite and PostgreSQL both allow
+// it). Their settings can be changed here too (apps settings), or by the
+// app's own fullAccess key through PUT /app.
 
 func newAppsCmd() *cobra.Command {
-	return adminGroup("apps", "Create and list apps (offline, on the data dir or database)",
-		`Apps have no REST route: these commands open the database directly — SQLite in
---data (default ./callgate-data) or PostgreSQL with --db. They are safe to run
-while the server is running on the same database.`,
-		newAdminAppsCreateCmd(), newAdminAppsListCmd())
+	return adminGroup("apps", "Create and list apps, show and change their settings (offline, on the data dir or database)",
+		`These commands open the database directly — SQLite in --data (default
+./callgate-data) or PostgreSQL with --db. They are safe to run while the server is
+running on the same database. Creating and listing apps has no REST route; an
+app's settings can also be read and changed through a running server with the
+app's fullAccess key: GET and PUT /v3/app (docs/api.md).`,
+		newAdminAppsCreateCmd(), newAdminAppsListCmd(), newAdminAppsSettingsCmd())
 }
 
 func adminAppID(id string) string { return strings.ToLower(strings.TrimSpace(id)) }

@@ -109,6 +109,46 @@ func (b *dbBackend) ListApps(ctx context.Context) ([]adminAppRow, error) {
 	return rows, nil
 }
 
+// ChangeApp applies ch to the app as PUT /app does — the same checks
+// (provision.ValidAppName, provision.PatchSettings), the same field names —
+// and answers the app as GET /app shows it, with the names of what
+// changed. With problems (bad, by field) nothing is written. An empty ch
+// only reads.
+func (b *dbBackend) ChangeApp(ctx context.Context, ch appChange) (out wire.App, changed []string, bad map[string]string, err error) {
+	a := *b.app
+	if !ch.empty() {
+		bad = map[string]string{}
+		if ch.name != nil {
+			if why := provision.ValidAppName(*ch.name); why != "" {
+				bad["name"] = why
+			}
+			a.Name = strings.TrimSpace(*ch.name)
+		}
+		for f, why := range provision.PatchSettings(&a.Settings, ch.settings) {
+			bad[f] = why
+		}
+		if len(bad) > 0 {
+			return wire.App{}, nil, bad, nil
+		}
+		if err := b.st.UpdateApp(ctx, &a); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return wire.App{}, nil, nil, fmt.Errorf("app %s was deleted from %s meanwhile; nothing was changed", a.ID, b.desc)
+			}
+			return wire.App{}, nil, nil, fmt.Errorf("change app %s in %s: %w", a.ID, b.desc, err)
+		}
+		if ch.name != nil {
+			changed = append(changed, "name")
+		}
+		for _, s := range provision.SettingNames {
+			if _, ok := ch.settings[s]; ok {
+				changed = append(changed, s)
+			}
+		}
+		b.app = &a
+	}
+	return wire.AppOf(&a, int64(signing.TTL(&a).Seconds()), signing.Grants(&a)), changed, nil, nil
+}
+
 func (b *dbBackend) CreateAPIKey(ctx context.Context, name, scope string) (adminReply[adminKey], error) {
 	secret, k, err := provision.CreateAPIKey(ctx, b.st, b.app.ID, strings.TrimSpace(name), scope, time.Now())
 	if errors.Is(err, store.ErrLimitReached) {

@@ -2,8 +2,8 @@
 // (docs/cli.md). root.go builds the whole command tree:
 //
 //   - serve.go, migrate.go, storeopen.go: the server and its database.
-//   - admin_apps.go, admin_keys.go, signing_keys.go, admin_users.go,
-//     admin_tokens.go: the admin commands. Each writes its flow once;
+//   - admin_apps.go, admin_settings.go, admin_keys.go, signing_keys.go,
+//     admin_users.go, admin_tokens.go: the admin commands. Each writes its flow once;
 //     admin_backend.go chooses where the work is done: admin_rest.go through
 //     a running server's REST API (admin_client.go is the one REST client),
 //     admin_db.go offline on the database. admin.go and output.go print.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/callgate/callgate/internal/store"
 )
@@ -20,6 +21,25 @@ const (
 	MinCallTokenTTL         = 60
 	MaxCallTokenTTL         = 86400
 )
+
+// MaxAppNameLen is the longest app name, in characters.
+const MaxAppNameLen = 100
+
+// ValidAppName says why name cannot be an app's new name ("" when it can).
+// The server (PUT /app) and the CLI (apps settings --name) both ask here.
+func ValidAppName(name string) string {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return "is required"
+	case !utf8.ValidString(name):
+		return "must be valid UTF-8"
+	case strings.IndexByte(name, 0) >= 0:
+		return "must not contain NUL characters"
+	case utf8.RuneCountInString(name) > MaxAppNameLen:
+		return fmt.Sprintf("must be at most %d characters", MaxAppNameLen)
+	}
+	return ""
+}
 
 // SettingNames are the settings an app has, as named in JSON.
 var SettingNames = []string{"corsOrigins", "authTokenTTL", "authTokenIdleTimeout", "callTokenTTL", "callGrants"}

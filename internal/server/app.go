@@ -47,8 +47,9 @@ func (s *Server) updateAppSettings(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	var v validator
 	if req.Name != nil {
-		v.required("name", *req.Name)
-		v.text("name", *req.Name, maxNameLen)
+		if why := provision.ValidAppName(*req.Name); why != "" {
+			v.bad("name", why)
+		}
 		a.Name = strings.TrimSpace(*req.Name)
 	}
 	if bad := provision.PatchSettings(&a.Settings, req.Settings); bad != nil {
