@@ -43,8 +43,10 @@ type AppSettings struct {
 	AuthTokenTTL int64 `json:"authTokenTTL,omitempty"`
 	// CallTokenTTL is the lifetime of call tokens in seconds; 0 = default.
 	CallTokenTTL int64 `json:"callTokenTTL,omitempty"`
-	// CORSOrigins lists the browser origins allowed to call the API.
-	CORSOrigins []string `json:"corsOrigins,omitempty"`
+	// CORSOrigins lists the browser origins allowed to call the API. nil
+	// (never set) and empty (none allowed) are kept apart: dev mode fills
+	// in "*" only for a dev app that never had the setting.
+	CORSOrigins []string `json:"corsOrigins"`
 	// CallGrants are the grants of the app's call tokens; nil = the
 	// defaults (join, publishAudio, publishVideo and screenShare true,
 	// moderator false).
