@@ -2,6 +2,9 @@ package browsertest
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -36,9 +39,30 @@ type Browser struct {
 	root context.Context // the first context: it owns the browser
 }
 
+// Option adjusts the Chromium that Start launches.
+type Option func(*config)
+
+type config struct {
+	spki []string // SHA-256 hashes of trusted public keys, base64
+}
+
+// TrustCertificate makes Chromium accept TLS servers that present cert (a
+// test's self-signed certificate), and no other certificate it would
+// otherwise refuse: it names the certificate's public key in
+// --ignore-certificate-errors-spki-list rather than ignoring every
+// certificate error.
+func TrustCertificate(cert *x509.Certificate) Option {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return func(c *config) { c.spki = append(c.spki, base64.StdEncoding.EncodeToString(sum[:])) }
+}
+
 // Start launches a headless Chromium that lives until the test ends.
-func Start(t testing.TB) *Browser {
+func Start(t testing.TB, options ...Option) *Browser {
 	t.Helper()
+	var cfg config
+	for _, o := range options {
+		o(&cfg)
+	}
 	path := Find()
 	if path == "" {
 		msg := "no Chromium found (install Debian's chromium, or set CALLGATE_CHROMIUM)"
@@ -60,6 +84,9 @@ func Start(t testing.TB) *Browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1280, 800),
 	)
+	if len(cfg.spki) > 0 {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(cfg.spki, ",")))
+	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	root, cancel := chromedp.NewContext(actx)
 	// The first Run starts the browser; it must not carry a timeout.

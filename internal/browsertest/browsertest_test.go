@@ -1,6 +1,13 @@
 package browsertest_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,4 +54,52 @@ func TestHarness(t *testing.T) {
 	if v := string(sibling.MustEval(`localStorage.getItem("k")`)); v != `"v"` {
 		t.Errorf("a tab of the same context sees %s", v)
 	}
+}
+
+// TrustCertificate: Chromium reaches an https server with that self-signed
+// certificate, and still refuses one with another.
+func TestTrustCertificate(t *testing.T) {
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		w.Write([]byte("ok"))
+	})
+	trusted := httptest.NewTLSServer(cors)
+	defer trusted.Close()
+	other := httptest.NewUnstartedServer(cors)
+	other.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+	other.StartTLS()
+	defer other.Close()
+	pages := browsertest.ServePages(t, browsertest.HTML(map[string]string{"/": `<!doctype html><title>t</title>`}))
+	b := browsertest.Start(t, browsertest.TrustCertificate(trusted.Certificate()))
+	tab := b.NewContext(t)
+	tab.Navigate(pages.Origin + "/")
+	fetch := func(url string) string {
+		return string(tab.MustEval(`fetch("` + url + `").then(r => r.text(), e => "refused: " + e)`))
+	}
+	if got := fetch(trusted.URL); got != `"ok"` {
+		t.Errorf("the trusted server: %s", got)
+	}
+	if got := fetch(other.URL); !strings.Contains(got, "refused") {
+		t.Errorf("a server with another certificate: %s", got)
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 other than httptest's.
+func selfSigned(t *testing.T) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

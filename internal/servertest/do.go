@@ -24,6 +24,11 @@ type Response struct {
 // internal/server (whose own tests have richer ones).
 func Do(t testing.TB, base, method, path string, h map[string]string, body any) *Response {
 	t.Helper()
+	return do(t, http.DefaultClient, base, method, path, h, body)
+}
+
+func do(t testing.TB, client *http.Client, base, method, path string, h map[string]string, body any) *Response {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -42,7 +47,7 @@ func Do(t testing.TB, base, method, path string, h map[string]string, body any) 
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -70,7 +75,7 @@ func Do(t testing.TB, base, method, path string, h map[string]string, body any) 
 }
 
 // Do is Do against s as its dev app: the appId header is s.AppID unless h
-// sets it.
+// sets it. It sends with s.Client, so it works with TLS too.
 func (s *Server) Do(t testing.TB, method, path string, h map[string]string, body any) *Response {
 	t.Helper()
 	hh := map[string]string{"appId": s.AppID}
@@ -80,7 +85,7 @@ func (s *Server) Do(t testing.TB, method, path string, h map[string]string, body
 		}
 		hh[k] = v
 	}
-	return Do(t, s.URL, method, path, hh, body)
+	return do(t, s.Client, s.URL, method, path, hh, body)
 }
 
 // Decode unmarshals the answer's data into v (left as it is when there is

@@ -2,7 +2,14 @@ package servertest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -32,6 +39,10 @@ type Server struct {
 	Hub     *realtime.Hub // nil with NoRealtime
 	DataDir string
 	DSN     string // the PostgreSQL DSN, when Postgres
+	// Client is an HTTP client for URL: it trusts Certificate with TLS.
+	Client *http.Client
+	// Certificate is the server's self-signed certificate with TLS, else nil.
+	Certificate *x509.Certificate
 
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -54,6 +65,11 @@ type Options struct {
 	// DSN runs the server on this PostgreSQL DSN (say, through a Proxy)
 	// instead of a fresh schema.
 	DSN string
+	// TLS serves HTTPS (URL https://127.0.0.1:port) with a self-signed
+	// certificate made for this server, for clients that insist on https
+	// (the CometChat chat SDK). Use Server.Client, and in Chromium
+	// browsertest.TrustCertificate(Server.Certificate).
+	TLS bool
 }
 
 // Start starts a server with rate limits off (tests make many failed calls)
@@ -91,6 +107,20 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
+	client := http.DefaultClient
+	var cert *x509.Certificate
+	if opts.TLS {
+		var tc tls.Certificate
+		tc, cert = selfSigned(t)
+		// HTTP/1.1 only, as the server offers without TLS (the realtime
+		// upgrade needs it).
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tc}, NextProtos: []string{"http/1.1"}})
+		url = "https://" + ln.Addr().String()
+		pool := x509.NewCertPool()
+		pool.AddCert(cert)
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		t.Cleanup(client.CloseIdleConnections)
+	}
 	cfg := opts.Config
 	cfg.Store = st
 	if cfg.PublicURL == "" {
@@ -140,7 +170,8 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	s := &Server{URL: url, AppID: creds.AppID, AuthKey: creds.AuthKey, RESTKey: creds.RESTAPIKey, Region: creds.Region,
-		Store: st, API: api, Hub: hub, DataDir: dir, DSN: dsn, stop: cancel, done: make(chan struct{})}
+		Store: st, API: api, Hub: hub, DataDir: dir, DSN: dsn, Client: client, Certificate: cert,
+		stop: cancel, done: make(chan struct{})}
 	go api.Run(sctx)
 	go func() {
 		defer close(s.done)
@@ -162,6 +193,38 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 	}
 	return s
+}
+
+// selfSigned makes a certificate for the loopback names, valid for a day,
+// and its key (ECDSA P-256: quick to make and to handshake).
+func selfSigned(t testing.TB) (tls.Certificate, *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(now.UnixNano()),
+		Subject:               pkix.Name{CommonName: "callgate test server"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true, // self-signed: it is its own root
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, cert
 }
 
 // Stop shuts the server down gracefully and closes the store (idempotent).
