@@ -1,0 +1,33 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+// Temporary: the branch base for sessions and the audit log. Replaced by
+// the real implementations before it lands.
+
+var errTODO = errors.New("sqlstore: not implemented yet")
+
+func (s *Store) RevokeAuthTokensBefore(ctx context.Context, appID, uid string, before int64) (int, error) {
+	return 0, errTODO
+}
+
+func (s *Store) DeleteIdleAuthTokens(ctx context.Context, appID string, idleBefore, now int64) ([]*store.AuthToken, error) {
+	return nil, errTODO
+}
+
+func (s *Store) SetLiveTokens(ctx context.Context, node string, up, down [][]byte) error { return errTODO }
+
+func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEvent) error { return errTODO }
+
+func (s *Store) ListAuditEvents(ctx context.Context, appID string, q store.AuditQuery) ([]*store.AuditEvent, int, error) {
+	return nil, 0, errTODO
+}
+
+func (s *Store) DeleteAuditEventsBefore(ctx context.Context, before int64) (int, error) {
+	return 0, errTODO
+}
