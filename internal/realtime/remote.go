@@ -50,6 +50,8 @@ func (h *Hub) applyRemote(ev Event) {
 		h.revokeTokenSet(set, Reason(ev.Reason))
 	case KindRevokeUser:
 		h.revokeUserLocal(ev.AppID, ev.UID, Reason(ev.Reason))
+	case KindRevokeBefore:
+		h.revokeBeforeLocal(ev.AppID, ev.UID, ev.Before, Reason(ev.Reason))
 	case KindPresence:
 		h.broadcastPresence(ev)
 	case KindResync:
