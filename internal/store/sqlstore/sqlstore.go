@@ -659,11 +659,22 @@ func (s *Store) GetAuthToken(ctx context.Context, appID, uid, id string) (*AuthT
 	return t, s.classify(err)
 }
 
+// ListAuthTokens fills Connected as user reads fill Status (onlineCount):
+// a lease is judged by the database's clock, since the method takes no now.
+// Nodes set their leases by their own clocks, so this trusts the clocks to
+// agree to well within a lease, as presence already does.
 func (s *Store) ListAuthTokens(ctx context.Context, appID, uid string) ([]*AuthToken, error) {
 	if !storable(appID, uid) {
 		return []*AuthToken{}, nil
 	}
-	return list(s, ctx, scanToken, `SELECT `+tokenCols+` FROM auth_tokens `+userTokens+` ORDER BY created_at, id`, userTokenArgs(appID, uid)...)
+	return list(s, ctx, scanTokenConnected, `SELECT `+tokenCols+`, `+tokenLive("auth_tokens.hash", s.d.Now)+
+		` FROM auth_tokens `+userTokens+` ORDER BY created_at, id`, userTokenArgs(appID, uid)...)
+}
+
+// scanTokenConnected scans tokenCols and then whether the token is connected.
+func scanTokenConnected(r scanner) (*AuthToken, error) {
+	var t AuthToken
+	return &t, r.Scan(&t.Hash, &t.ID, &t.AppID, &t.UID, &t.Platform, &t.DeviceID, &t.UserAgent, &t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt, &t.Connected)
 }
 
 // writeBehindChunk bounds the rows one write-behind transaction updates: a

@@ -20,9 +20,9 @@ func (s *Store) DeleteIdleAuthTokens(ctx context.Context, appID string, idleBefo
 	return nil, errTODO
 }
 
-func (s *Store) SetLiveTokens(ctx context.Context, node string, up, down [][]byte) error { return errTODO }
-
-func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEvent) error { return errTODO }
+func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEvent) error {
+	return errTODO
+}
 
 func (s *Store) ListAuditEvents(ctx context.Context, appID string, q store.AuditQuery) ([]*store.AuditEvent, int, error) {
 	return nil, 0, errTODO

@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"AuthTokens", testAuthTokens},
 		{"ConcurrentAuthTokens", testConcurrentAuthTokens},
 		{"Presence", testPresence},
+		{"LiveTokens", testLiveTokens},
 		{"SigningKeys", testSigningKeys},
 		{"ConcurrentSigningKeys", testConcurrentSigningKeys},
 		{"PresenceInReads", testPresenceInReads},
