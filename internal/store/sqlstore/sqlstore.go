@@ -796,4 +796,53 @@ func (s *Store) DeleteExpiredAuthTokens(ctx context.Context, now int64) ([]*Auth
 	return toks, err
 }
 
+// RevokeAuthTokensBefore is one DELETE. For one user it is bounded by the
+// key range of the user's tokens created before the second
+// (credential.TokenKeyRangeBefore: keys hold the creation second after the
+// uid), so it reads only the rows it deletes; created_at, which the key
+// repeats, decides. For the whole app it is bounded by app_id and
+// created_at.
+func (s *Store) RevokeAuthTokensBefore(ctx context.Context, appID, uid string, before int64) (int, error) {
+	if !storable(appID, uid) {
+		return 0, nil
+	}
+	query, args := `DELETE FROM auth_tokens WHERE app_id = ? AND created_at < ?`, []any{appID, before}
+	if uid != "" {
+		lo, hi := credential.TokenKeyRangeBefore(uid, before)
+		query, args = `DELETE FROM auth_tokens WHERE hash >= ? AND hash < ? AND app_id = ? AND uid = ? AND created_at < ?`,
+			[]any{lo, hi, appID, uid, before}
+	}
+	var n int64
+	// In a transaction only for inTx's retry: the delete may lose a
+	// deadlock to a write-behind batch touching the same tokens.
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(query), args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// DeleteIdleAuthTokens: idle means both last_used_at and created_at are
+// before idleBefore (max(last_used_at, created_at) < idleBefore, written so
+// both dialects take it). A live row protects a token only on a node whose
+// lease is alive at now (tokenLive), so a crashed node's rows protect
+// nothing even before the reaper removes them.
+func (s *Store) DeleteIdleAuthTokens(ctx context.Context, appID string, idleBefore, now int64) ([]*AuthToken, error) {
+	if !storable(appID) {
+		return []*AuthToken{}, nil
+	}
+	var toks []*AuthToken
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		toks, err = deleteTokens(s, ctx, tx, `WHERE app_id = ? AND created_at < ? AND last_used_at < ? AND NOT `+tokenLive("auth_tokens.hash", "?"),
+			appID, idleBefore, idleBefore, now)
+		return err
+	})
+	return toks, err
+}
+
 var rebound sync.Map

@@ -12,14 +12,6 @@ import (
 
 var errTODO = errors.New("sqlstore: not implemented yet")
 
-func (s *Store) RevokeAuthTokensBefore(ctx context.Context, appID, uid string, before int64) (int, error) {
-	return 0, errTODO
-}
-
-func (s *Store) DeleteIdleAuthTokens(ctx context.Context, appID string, idleBefore, now int64) ([]*store.AuthToken, error) {
-	return nil, errTODO
-}
-
 func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEvent) error {
 	return errTODO
 }

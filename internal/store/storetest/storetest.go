@@ -94,6 +94,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"ConcurrentAuthTokens", testConcurrentAuthTokens},
 		{"Presence", testPresence},
 		{"LiveTokens", testLiveTokens},
+		{"RevokeAuthTokensBefore", testRevokeAuthTokensBefore},
+		{"DeleteIdleAuthTokens", testDeleteIdleAuthTokens},
 		{"SigningKeys", testSigningKeys},
 		{"ConcurrentSigningKeys", testConcurrentSigningKeys},
 		{"PresenceInReads", testPresenceInReads},
