@@ -96,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"LiveTokens", testLiveTokens},
 		{"RevokeAuthTokensBefore", testRevokeAuthTokensBefore},
 		{"DeleteIdleAuthTokens", testDeleteIdleAuthTokens},
+		{"AuditEvents", testAuditEvents},
 		{"SigningKeys", testSigningKeys},
 		{"ConcurrentSigningKeys", testConcurrentSigningKeys},
 		{"PresenceInReads", testPresenceInReads},
