@@ -20,7 +20,7 @@ import (
 	"github.com/callgate/callgate/internal/store/storetest"
 )
 
-func openDSN(t *testing.T, dsn string) *sqlstore.Store {
+func openDSN(t testing.TB, dsn string) *sqlstore.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
 	if err != nil {
