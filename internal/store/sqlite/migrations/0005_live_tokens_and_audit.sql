@@ -1,3 +1,7 @@
+-- Deliberately no index on auth_tokens(app_id, created_at) for revoking or
+-- sweeping a whole app's tokens: measured, it did not pay for what it costs
+-- a login (sqlstore's RevokeAuthTokensBefore has the figures).
+
 -- Which node holds a realtime connection of which auth token. A token is
 -- connected while a node whose lease has not lapsed holds a row for it (the
 -- same rule as presence), and such a token is never deleted as idle. Rows go
