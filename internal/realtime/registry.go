@@ -29,8 +29,9 @@ type Config struct {
 	Lease      time.Duration // node lease; a crashed node's users go offline within it [15s]
 	Now        func() time.Time
 	Log        *slog.Logger
-	// OnRemote is called for every event from another node (after the hub
-	// applied it), so the server can drop cached sessions.
+	// OnRemote is called for every event from another node, before the hub
+	// applies it, so the server drops cached sessions before their sockets
+	// close.
 	OnRemote func(Event)
 }
 

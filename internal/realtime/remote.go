@@ -39,6 +39,11 @@ func (h *Hub) applyRemote(ev Event) {
 	if ev.Origin == h.cfg.Node {
 		return
 	}
+	// Caches first: once a revoked socket is closed, a REST call with its
+	// token must fail too.
+	if h.cfg.OnRemote != nil {
+		h.cfg.OnRemote(ev)
+	}
 	switch ev.Kind {
 	case KindRevokeTokens:
 		set := make(map[string]bool, len(ev.Hashes))
@@ -56,9 +61,6 @@ func (h *Hub) applyRemote(ev Event) {
 		h.broadcastPresence(ev)
 	case KindResync:
 		h.resync()
-	}
-	if h.cfg.OnRemote != nil {
-		h.cfg.OnRemote(ev)
 	}
 }
 

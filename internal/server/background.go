@@ -42,12 +42,16 @@ func (s *Server) Run(ctx context.Context) {
 	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 			s.reapExpired(ctx)
+			if ticks++; ticks%idleSweepEvery == 0 {
+				s.reapIdle(ctx, s.now().Unix())
+			}
 		}
 	}
 }
@@ -60,9 +64,14 @@ func (s *Server) reapExpired(ctx context.Context) {
 	} else {
 		s.revokeTokens(ctx, toks, realtime.ReasonTokenExpired)
 	}
-	s.reapIdle(ctx, now)
 	s.reapAudit(ctx)
 }
+
+// idleSweepEvery is how many janitor minutes pass between idle sweeps. A
+// sweep reads the whole token table per app with a timeout (no index by
+// app and time: it would cost every login), and requests already refuse
+// idle tokens, so the sweep only tidies up.
+const idleSweepEvery = 15
 
 // reapIdle removes the tokens of apps with an idle timeout that went unused
 // for longer (those with a live connection are in use and stay).

@@ -32,7 +32,10 @@ func routeTable() []route { return (&Server{registry: prometheus.NewRegistry()})
 
 // Janitor runs one pass of the background janitor (expired and idle
 // tokens, audit retention) now, as the minute ticker would.
-func (s *Server) Janitor(ctx context.Context) { s.reapExpired(ctx) }
+func (s *Server) Janitor(ctx context.Context) {
+	s.reapExpired(ctx)
+	s.reapIdle(ctx, s.now().Unix())
+}
 
 // FlushAudit writes the pending audit events now.
 func (s *Server) FlushAudit() { s.auditLog.flush() }
