@@ -44,6 +44,13 @@ const (
 	RevokedUserDeleted     = "user_deleted"     // the user was deleted
 	RevokedUserDeactivated = "user_deactivated" // the user was deactivated
 	RevokedTokenExpired    = "token_expired"    // the token reached its expiry
+	// The user ended this session from another of theirs (LogoutSession,
+	// LogoutOtherSessions).
+	RevokedLoggedOutElsewhere = "logged_out_elsewhere"
+	// Every token issued before a time was revoked (by the app's backend).
+	RevokedTokensRevoked = "tokens_revoked"
+	// The token went unused longer than the app's idle timeout.
+	RevokedTokenIdle = "token_idle"
 )
 
 // RevokedReasons returns every reason OnSessionRevoked may receive.
@@ -55,6 +62,9 @@ func RevokedReasons() []string {
 		RevokedUserDeleted,
 		RevokedUserDeactivated,
 		RevokedTokenExpired,
+		RevokedLoggedOutElsewhere,
+		RevokedTokensRevoked,
+		RevokedTokenIdle,
 	}
 }
 

@@ -60,6 +60,41 @@ func TestTokenUIDRejects(t *testing.T) {
 	}
 }
 
+// TestTokenKeyRangeBefore: the range holds a user's tokens created before
+// the second, and no token created at it or later, nor another user's.
+func TestTokenKeyRangeBefore(t *testing.T) {
+	const uid = "cometchat-uid_1"
+	const before = 1732700000
+	lo, hi := TokenKeyRangeBefore(uid, before)
+	in := func(k []byte) bool { return string(k) >= string(lo) && string(k) < string(hi) }
+	for _, tc := range []struct {
+		uid  string
+		secs int64
+		want bool
+	}{
+		{uid, 0, true},
+		{uid, before - 1, true},
+		{uid, before, false},
+		{uid, before + 1, false},
+		{uid, 1 << 40, false},
+		{"cometchat-uid_10", before - 1, false},
+		{"cometchat-uid_", before - 1, false},
+	} {
+		_, key := NewToken(tc.uid, time.Unix(tc.secs, 0))
+		if got := in(key); got != tc.want {
+			t.Errorf("token of %s at %d in the range before %d: %v, want %v", tc.uid, tc.secs, before, got, tc.want)
+		}
+	}
+	// Nothing is created before 0 (or a negative second).
+	for _, b := range []int64{0, -5} {
+		lo, hi := TokenKeyRangeBefore(uid, b)
+		_, key := NewToken(uid, time.Unix(0, 0))
+		if string(key) >= string(lo) && string(key) < string(hi) {
+			t.Errorf("a token of second 0 is in the range before %d", b)
+		}
+	}
+}
+
 func TestAPIKey(t *testing.T) {
 	k, h := NewAPIKey()
 	if !IsAPIKey(k) || len(h) != 32 {

@@ -43,6 +43,18 @@ func TokenKeyRange(uid string) (lo, hi []byte) {
 	return lo, hi
 }
 
+// TokenKeyRangeBefore bounds the keys of uid's tokens created before the
+// second before: lo ≤ key < hi. The creation second follows the uid's zero
+// byte, big-endian, so those keys are the start of TokenKeyRange(uid): a
+// token created at before or later sorts at or after hi (its key extends
+// hi).
+func TokenKeyRangeBefore(uid string, before int64) (lo, hi []byte) {
+	lo, _ = TokenKeyRange(uid)
+	hi = make([]byte, 0, len(lo)+8)
+	hi = binary.BigEndian.AppendUint64(append(hi, lo...), uint64(max(before, 0)))
+	return lo, hi
+}
+
 // TokenUID returns the uid a token was minted for, if s has a token's shape.
 func TokenUID(s string) (uid string, ok bool) {
 	uid, _, ok = parseToken(s)

@@ -30,6 +30,7 @@ const (
 type Session struct {
 	AppID, UID string
 	TokenHash  []byte // the token's key (credential.TokenKey), not a bare hash
+	CreatedAt  int64  // when the token was issued, unix seconds
 	ExpiresAt  int64  // unix seconds; 0 = never
 }
 

@@ -19,6 +19,9 @@ const (
 	// KindKeysRotated: an app's call-token signing key was rotated (Reason
 	// holds the retired key's id); drop cached signing and public keys.
 	KindKeysRotated = "keys_rotated"
+	// KindRevokeBefore closes the connections of an app's tokens (only
+	// UID's when set) issued before Before.
+	KindRevokeBefore = "revoke_before"
 	// KindAppChanged: an app's name or settings changed; drop cached copies.
 	KindAppChanged = "app_changed"
 	// KindResync is synthesised locally when the bus may have missed events
@@ -38,6 +41,7 @@ type Event struct {
 	Reason       string   `json:"r,omitempty"`
 	Status       string   `json:"s,omitempty"`
 	LastActiveAt int64    `json:"t,omitempty"`
+	Before       int64    `json:"b,omitempty"` // KindRevokeBefore
 }
 
 // HexHash encodes a token key (Session.TokenHash) for an Event.

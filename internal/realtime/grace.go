@@ -22,22 +22,29 @@ func (h *Hub) endGraceLocked(key string) {
 	delete(h.grace, key)
 }
 
-// noteDropLocked records that a connection of token hash dropped (h.mu
+// drop is a dropped connection's token: when it dropped, and when the
+// token was created (a revocation of tokens issued before a time ends it).
+type drop struct {
+	at      time.Time
+	created int64
+}
+
+// noteDropLocked records that a connection of c's token dropped (h.mu
 // held), forgetting drops older than the grace period.
-func (h *Hub) noteDropLocked(key, hash string, now time.Time) {
-	d := h.drops[key]
+func (h *Hub) noteDropLocked(c *conn, now time.Time) {
+	d := h.drops[c.key]
 	if d == nil {
-		d = map[string]time.Time{}
-		h.drops[key] = d
+		d = map[string]drop{}
+		h.drops[c.key] = d
 	}
-	for t, at := range d {
-		if now.Sub(at) > h.cfg.Grace {
+	for t, dr := range d {
+		if now.Sub(dr.at) > h.cfg.Grace {
 			delete(d, t)
 			delete(h.heldBy, t)
 		}
 	}
-	d[hash] = now
-	h.heldBy[hash] = key
+	d[c.hash] = drop{at: now, created: c.sess.CreatedAt}
+	h.heldBy[c.hash] = c.key
 }
 
 // dropped handles a connection that ended by itself: the user goes offline
@@ -54,7 +61,7 @@ func (h *Hub) dropped(c *conn) {
 	// A token revoked while its connection was closing holds nothing: the
 	// revocation found no connection, so it is applied here.
 	if h.recentlyRevokedLocked(c.hash) == "" {
-		h.noteDropLocked(c.key, c.hash, time.Now())
+		h.noteDropLocked(c, time.Now())
 	}
 	if len(h.byUser[c.key]) > 0 {
 		return // still live; the drop is remembered for the grace period

@@ -48,6 +48,9 @@ func (h *Hub) markOnline(ctx context.Context, appID, uid string) {
 func (h *Hub) remarkAll(ctx context.Context) {
 	h.mu.Lock()
 	clear(h.marked)
+	for hs := range h.byToken { // the reaping dropped our live tokens too
+		h.liveChangedLocked(hs, true)
+	}
 	var users []Session
 	for _, set := range h.byUser {
 		for c := range set {

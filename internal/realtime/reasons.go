@@ -13,6 +13,15 @@ const (
 	ReasonUserDeleted     Reason = "user_deleted"
 	ReasonUserDeactivated Reason = "user_deactivated"
 	ReasonTokenExpired    Reason = "token_expired"
+	// ReasonLoggedOutElsewhere: the user ended this session from another of
+	// theirs (DELETE /me/sessions/{id}, DELETE /me/sessions).
+	ReasonLoggedOutElsewhere Reason = "logged_out_elsewhere"
+	// ReasonTokensRevoked: every token issued before a time was revoked
+	// (POST /auth_tokens/revoke, POST /users/{uid}/auth_tokens/revoke).
+	ReasonTokensRevoked Reason = "tokens_revoked"
+	// ReasonTokenIdle: the token went unused longer than the app's
+	// authTokenIdleTimeout.
+	ReasonTokenIdle Reason = "token_idle"
 )
 
 // Reasons returns every Reason, so that mirrors of the set can be checked
@@ -25,5 +34,8 @@ func Reasons() []Reason {
 		ReasonUserDeleted,
 		ReasonUserDeactivated,
 		ReasonTokenExpired,
+		ReasonLoggedOutElsewhere,
+		ReasonTokensRevoked,
+		ReasonTokenIdle,
 	}
 }

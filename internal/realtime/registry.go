@@ -29,8 +29,9 @@ type Config struct {
 	Lease      time.Duration // node lease; a crashed node's users go offline within it [15s]
 	Now        func() time.Time
 	Log        *slog.Logger
-	// OnRemote is called for every event from another node (after the hub
-	// applied it), so the server can drop cached sessions.
+	// OnRemote is called for every event from another node, before the hub
+	// applies it, so the server drops cached sessions before their sockets
+	// close.
 	OnRemote func(Event)
 }
 
@@ -53,9 +54,12 @@ type Hub struct {
 	// dropped token holds the user's presence through the grace period, and
 	// revoking it ends that at once (a logout that closes its socket before
 	// DELETE /me must not leave the user online for 5 s).
-	drops  map[string]map[string]time.Time // user key → token hash → when it dropped
-	heldBy map[string]string               // token hash → user key
-	closed bool
+	drops  map[string]map[string]drop // user key → token hash → the drop
+	heldBy map[string]string          // token hash → user key
+	// liveDirty are the tokens whose "connected on this node" changed since
+	// the last flush to the store (livetokens.go): true up, false down.
+	liveDirty map[string]bool
+	closed    bool
 	// hbMu keeps a heartbeat and Shutdown apart: a lease renewal after
 	// Shutdown removed the node would register it again and re-mark its
 	// users online (serve keeps Run going until the HTTP server is done).
@@ -114,9 +118,11 @@ func New(st store.Store, bus Bus, cfg Config) *Hub {
 		byApp:   map[string]map[*conn]struct{}{},
 		marked:  map[string]bool{},
 		grace:   map[string]*graceEntry{},
-		drops:   map[string]map[string]time.Time{},
+		drops:   map[string]map[string]drop{},
 		heldBy:  map[string]string{},
 		recent:  map[string]revoked{},
+
+		liveDirty: map[string]bool{},
 	}
 }
 
@@ -167,6 +173,9 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 		h.mu.Unlock()
 		return errTooMany
 	}
+	if len(h.byToken[c.hash]) == 0 {
+		h.liveChangedLocked(c.hash, true)
+	}
 	add(h.byToken, c.hash, c)
 	add(h.byUser, c.key, c)
 	add(h.byApp, c.sess.AppID, c)
@@ -199,6 +208,9 @@ func (h *Hub) unregisterLocked(c *conn) bool {
 		return true
 	}
 	del(h.byToken, c.hash, c)
+	if len(h.byToken[c.hash]) == 0 {
+		h.liveChangedLocked(c.hash, false)
+	}
 	del(h.byApp, c.sess.AppID, c)
 	return false
 }

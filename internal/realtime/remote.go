@@ -39,6 +39,11 @@ func (h *Hub) applyRemote(ev Event) {
 	if ev.Origin == h.cfg.Node {
 		return
 	}
+	// Caches first: once a revoked socket is closed, a REST call with its
+	// token must fail too.
+	if h.cfg.OnRemote != nil {
+		h.cfg.OnRemote(ev)
+	}
 	switch ev.Kind {
 	case KindRevokeTokens:
 		set := make(map[string]bool, len(ev.Hashes))
@@ -50,13 +55,12 @@ func (h *Hub) applyRemote(ev Event) {
 		h.revokeTokenSet(set, Reason(ev.Reason))
 	case KindRevokeUser:
 		h.revokeUserLocal(ev.AppID, ev.UID, Reason(ev.Reason))
+	case KindRevokeBefore:
+		h.revokeBeforeLocal(ev.AppID, ev.UID, ev.Before, Reason(ev.Reason))
 	case KindPresence:
 		h.broadcastPresence(ev)
 	case KindResync:
 		h.resync()
-	}
-	if h.cfg.OnRemote != nil {
-		h.cfg.OnRemote(ev)
 	}
 }
 

@@ -166,3 +166,41 @@ func (h *Hub) sessionDead(ctx context.Context, hash []byte) Reason {
 	}
 	return ""
 }
+
+// RevokeIssuedBefore closes the connections of an app's tokens (only uid's
+// when uid is not "") issued before the second before, here and on every
+// other node, and ends the presence their dropped connections hold.
+func (h *Hub) RevokeIssuedBefore(ctx context.Context, appID, uid string, before int64, reason Reason) {
+	h.revokeBeforeLocal(appID, uid, before, reason)
+	h.publish(ctx, Event{Kind: KindRevokeBefore, AppID: appID, UID: uid, Before: before, Reason: string(reason)})
+}
+
+func (h *Hub) revokeBeforeLocal(appID, uid string, before int64, reason Reason) {
+	match := func(s Session) bool {
+		return s.AppID == appID && (uid == "" || s.UID == uid) && s.CreatedAt < before
+	}
+	h.mu.Lock()
+	var victims []*conn
+	pool := h.byApp[appID]
+	if uid != "" {
+		pool = h.byUser[store.UserKey(appID, uid)]
+	}
+	for c := range pool {
+		if match(c.sess) {
+			victims = append(victims, c)
+		}
+	}
+	held := map[string]bool{}
+	for hs, key := range h.heldBy {
+		s := sessionOfKey(key)
+		if dr, ok := h.drops[key][hs]; ok && match(Session{AppID: s.AppID, UID: s.UID, CreatedAt: dr.created}) {
+			held[hs] = true
+		}
+	}
+	ended := h.revokeGraceLocked(held)
+	h.mu.Unlock()
+	h.revoke(victims, reason)
+	for _, u := range ended {
+		h.markOffline(context.Background(), u.AppID, u.UID)
+	}
+}

@@ -37,6 +37,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
+	s.audit(r, c, "apikey.create", k.ID, map[string]any{"name": k.Name, "scope": k.Scope})
 	out := keyView(k)
 	out.APIKey = secret
 	writeData(w, out)
@@ -102,6 +103,14 @@ func (s *Server) updateAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	s.keys.clear()
+	changes := map[string]any{}
+	if req.Name != nil {
+		changes["name"] = upd.Name
+	}
+	if req.Scope != nil {
+		changes["scope"] = upd.Scope
+	}
+	s.audit(r, c, "apikey.update", upd.ID, changes)
 	writeData(w, keyView(&upd))
 	return nil
 }
@@ -118,6 +127,7 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	s.keys.clear()
+	s.audit(r, c, "apikey.delete", k.ID, map[string]any{"name": k.Name, "scope": k.Scope})
 	writeData(w, successJSON{Success: true, Message: "API key " + k.ID + " deleted."})
 	return nil
 }

@@ -71,6 +71,14 @@ func (s *Server) updateAppSettings(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		return err
 	}
+	changes := map[string]any{}
+	if req.Name != nil {
+		changes["name"] = a.Name
+	}
+	if len(req.Settings) > 0 {
+		changes["settings"] = req.Settings
+	}
+	s.audit(r, c, "app.update", a.ID, changes)
 	// At once on every node: they drop their cached copy.
 	s.apps.del(a.ID)
 	if s.hub != nil {

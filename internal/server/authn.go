@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/callgate/callgate/internal/apierr"
 	"github.com/callgate/callgate/internal/credential"
@@ -123,12 +124,45 @@ func (s *Server) authToken(r *http.Request, token string, c *call) error {
 			return err
 		}
 	}
+	if s.idle(app, tok) {
+		return s.authFailed(r, apierr.New(apierr.AuthTokenNotFound))
+	}
+	s.touch.mark(tok, s.now().Unix())
 	c.app, c.tok, c.user, c.token = app, tok, user, token
 	return nil
 }
 
-// session resolves a plaintext token to a live session: known, unexpired,
-// of an active user.
+// idle reports whether tok went unused longer than its app's idle timeout
+// (docs/sessions.md "Idle timeout"). lastUsedAt is stamped to the minute
+// (by this node's requests, every node's in the store, and each minute for
+// tokens with a live connection), so a token dies between the timeout and a
+// minute after it; one connected to this node is in use.
+func (s *Server) idle(app *store.App, tok *store.AuthToken) bool {
+	timeout := app.Settings.AuthTokenIdleTimeout
+	if timeout <= 0 {
+		return false
+	}
+	now := s.now().Unix()
+	used := max(tok.LastUsedAt, tok.CreatedAt, s.touch.stampedAt(tok.Hash))
+	if now-used < timeout+lastUsedResolution {
+		return false
+	}
+	if s.hub != nil && s.hub.TokenConnected(tok.Hash) {
+		return false
+	}
+	// The cached copy may be older than another node's stamp: ask the store.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if fresh, _, err := s.st.GetSession(ctx, tok.Hash); err == nil {
+		used = max(used, fresh.LastUsedAt)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false // cannot tell: not a reason to end a session
+	}
+	return now-used >= timeout+lastUsedResolution
+}
+
+// session resolves a plaintext token to a session: known, unexpired, of an
+// active user (authToken adds the app's checks).
 func (s *Server) session(ctx context.Context, token string) (*store.AuthToken, *store.User, error) {
 	hash, ok := credential.TokenKey(token)
 	if !ok {
@@ -141,7 +175,6 @@ func (s *Server) session(ctx context.Context, token string) (*store.AuthToken, *
 	if !credential.Equal(tok.Hash, hash) || user.DeactivatedAt != 0 || tok.ExpiresAt > 0 && s.now().Unix() >= tok.ExpiresAt {
 		return nil, nil, store.ErrNotFound
 	}
-	s.touch.mark(tok, s.now().Unix())
 	return tok, user, nil
 }
 

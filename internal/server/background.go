@@ -23,6 +23,8 @@ func (s *Server) OnRemote(ev realtime.Event) {
 		s.sessions.forgetUser(ev.AppID, ev.UID)
 	case realtime.KindAppChanged:
 		s.apps.del(ev.AppID)
+	case realtime.KindRevokeBefore:
+		s.sessions.forgetBefore(ev.AppID, ev.UID, ev.Before)
 	case realtime.KindKeysRotated:
 		s.ct.forget(ev.AppID, &store.SigningKey{ID: ev.Reason})
 	case realtime.KindResync:
@@ -40,23 +42,57 @@ func (s *Server) Run(ctx context.Context) {
 	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 			s.reapExpired(ctx)
+			if ticks++; ticks%idleSweepEvery == 0 {
+				s.reapIdle(ctx, s.now().Unix())
+			}
 		}
 	}
 }
 
 func (s *Server) reapExpired(ctx context.Context) {
-	toks, err := s.st.DeleteExpiredAuthTokens(ctx, s.now().Unix())
+	now := s.now().Unix()
+	toks, err := s.st.DeleteExpiredAuthTokens(ctx, now)
 	if err != nil {
 		s.log.Warn("removing expired auth tokens failed", "err", err)
+	} else {
+		s.revokeTokens(ctx, toks, realtime.ReasonTokenExpired)
+	}
+	s.reapAudit(ctx)
+}
+
+// idleSweepEvery is how many janitor minutes pass between idle sweeps. A
+// sweep reads the whole token table per app with a timeout (no index by
+// app and time: it would cost every login), and requests already refuse
+// idle tokens, so the sweep only tidies up.
+const idleSweepEvery = 15
+
+// reapIdle removes the tokens of apps with an idle timeout that went unused
+// for longer (those with a live connection are in use and stay).
+func (s *Server) reapIdle(ctx context.Context, now int64) {
+	apps, err := s.st.ListApps(ctx)
+	if err != nil {
+		s.log.Warn("listing apps for the idle timeout failed", "err", err)
 		return
 	}
-	s.revokeTokens(ctx, toks, realtime.ReasonTokenExpired)
+	for _, a := range apps {
+		timeout := a.Settings.AuthTokenIdleTimeout
+		if timeout <= 0 {
+			continue
+		}
+		toks, err := s.st.DeleteIdleAuthTokens(ctx, a.ID, now-timeout-lastUsedResolution, now)
+		if err != nil {
+			s.log.Warn("removing idle auth tokens failed", "app", a.ID, "err", err)
+			continue
+		}
+		s.revokeTokens(ctx, toks, realtime.ReasonTokenIdle)
+	}
 }
 
 // Shutdown ends realtime connections and withdraws this node's presence.

@@ -28,16 +28,18 @@ type routeCase struct {
 // validBodies holds a valid body for every route that takes one, keyed
 // "METHOD /pattern" as the router names the route.
 var validBodies = map[string]any{
-	"POST /apikeys":                 map[string]any{"name": "n", "scope": "authOnly"},
-	"PUT /apikeys/{ref}":            map[string]any{"name": "n"},
-	"POST /signing_keys/rotate":     map[string]any{},
-	"POST /users":                   map[string]any{"uid": "bad-input-new", "name": "N"},
-	"PUT /users/{uid}":              map[string]any{"name": "n"},
-	"DELETE /users/{uid}":           map[string]any{"permanent": true},
-	"POST /users/{uid}/auth_tokens": map[string]any{"platform": "web"},
-	"PUT /me":                       map[string]any{"platform": "web", "deviceId": "d"},
-	"POST /call_tokens":             map[string]any{"sessionId": "bad-input-call"},
-	"PUT /app":                      map[string]any{"settings": map[string]any{"callTokenTTL": 600}},
+	"POST /apikeys":                        map[string]any{"name": "n", "scope": "authOnly"},
+	"PUT /apikeys/{ref}":                   map[string]any{"name": "n"},
+	"POST /signing_keys/rotate":            map[string]any{},
+	"POST /users":                          map[string]any{"uid": "bad-input-new", "name": "N"},
+	"PUT /users/{uid}":                     map[string]any{"name": "n"},
+	"DELETE /users/{uid}":                  map[string]any{"permanent": true},
+	"POST /users/{uid}/auth_tokens":        map[string]any{"platform": "web"},
+	"PUT /me":                              map[string]any{"platform": "web", "deviceId": "d"},
+	"POST /call_tokens":                    map[string]any{"sessionId": "bad-input-call"},
+	"PUT /app":                             map[string]any{"settings": map[string]any{"callTokenTTL": 600}},
+	"POST /users/{uid}/auth_tokens/revoke": map[string]any{"issuedBefore": 1},
+	"POST /auth_tokens/revoke":             map[string]any{"issuedBefore": 1},
 }
 
 // ownCredentials are the API routes the router does not authenticate,

@@ -169,6 +169,27 @@ func (c *sessionCache) forgetUser(appID, uid string) {
 	c.mu.Unlock()
 }
 
+// forgetBefore drops the cached tokens of an app (only uid's when uid is
+// not "") issued before the second before.
+func (c *sessionCache) forgetBefore(appID, uid string, before int64) {
+	c.mu.Lock()
+	c.gen++
+	if uid != "" {
+		for h := range c.byUser[store.UserKey(appID, uid)] {
+			if e := c.m[h]; e.tok.CreatedAt < before {
+				c.dropLocked(h, e)
+			}
+		}
+	} else {
+		for h, e := range c.m {
+			if e.tok.AppID == appID && e.tok.CreatedAt < before {
+				c.dropLocked(h, e)
+			}
+		}
+	}
+	c.mu.Unlock()
+}
+
 // forgetHex drops one token given as a hex hash (from another node).
 func (c *sessionCache) forgetHex(h string) {
 	b, err := hex.DecodeString(h)

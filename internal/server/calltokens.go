@@ -205,6 +205,13 @@ func (s *Server) callTokenLive(ctx context.Context, c *calltoken.Claims) error {
 	if tok.ExpiresAt > 0 && s.now().Unix() >= tok.ExpiresAt {
 		return revoked
 	}
+	app, err := s.getApp(ctx, c.AppID)
+	if err != nil {
+		return err
+	}
+	if s.idle(app, tok) {
+		return revoked
+	}
 	u, err := s.st.GetUser(ctx, c.AppID, c.Subject)
 	if errors.Is(err, store.ErrNotFound) || err == nil && u.DeactivatedAt != 0 {
 		return revoked

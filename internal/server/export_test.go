@@ -1,6 +1,10 @@
 package server
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Route is one route of the router, as the tests outside the package see it.
 type Route struct {
@@ -25,3 +29,13 @@ func Routes() []Route {
 // routeTable is the router's table without a running server: routes()
 // only binds handlers, and the metrics handler wants a registry.
 func routeTable() []route { return (&Server{registry: prometheus.NewRegistry()}).routes() }
+
+// Janitor runs one pass of the background janitor (expired and idle
+// tokens, audit retention) now, as the minute ticker would.
+func (s *Server) Janitor(ctx context.Context) {
+	s.reapExpired(ctx)
+	s.reapIdle(ctx, s.now().Unix())
+}
+
+// FlushAudit writes the pending audit events now.
+func (s *Server) FlushAudit() { s.auditLog.flush() }

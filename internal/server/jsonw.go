@@ -114,6 +114,9 @@ func (u userJSON) appendJSON(b []byte) []byte {
 	if u.AuthToken != "" {
 		b = appendString(appendField(b, "authToken", false), u.AuthToken)
 	}
+	if u.AuthTokenExpiresAt != nil {
+		b = strconv.AppendInt(appendField(b, "authTokenExpiresAt", false), *u.AuthTokenExpiresAt, 10)
+	}
 	return append(b, '}')
 }
 

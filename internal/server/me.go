@@ -33,12 +33,15 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *call) e
 	out.Status = "online" // the session is starting
 	out.LastActiveAt = now
 	out.AuthToken = c.token
+	out.AuthTokenExpiresAt = &c.tok.ExpiresAt
 	writeData(w, out)
 	return nil
 }
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request, c *call) error {
-	writeData(w, s.userView(c.user))
+	out := s.userView(c.user)
+	out.AuthTokenExpiresAt = &c.tok.ExpiresAt
+	writeData(w, out)
 	return nil
 }
 

@@ -38,7 +38,7 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := checkHandshake(r); err != nil {
 		return err
 	}
-	s.hub.Serve(w, r, realtime.Session{AppID: c.app.ID, UID: c.user.UID, TokenHash: c.tok.Hash, ExpiresAt: c.tok.ExpiresAt})
+	s.hub.Serve(w, r, realtime.Session{AppID: c.app.ID, UID: c.user.UID, TokenHash: c.tok.Hash, CreatedAt: c.tok.CreatedAt, ExpiresAt: c.tok.ExpiresAt})
 	return nil
 }
 

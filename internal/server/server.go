@@ -40,6 +40,9 @@ type Config struct {
 	// CallTokenLeeway is the clock skew allowed when verifying call tokens
 	// (exp, nbf, iat). 0 means the default, 30s; negative means none.
 	CallTokenLeeway time.Duration
+	// AuditRetention is how long audit events are kept; 0 means the
+	// default, 90 days; negative keeps them for ever.
+	AuditRetention time.Duration
 	// MasterKey encrypts the signing keys of call tokens at rest; nil
 	// stores them raw (see internal/signing).
 	MasterKey *signing.Keyring
@@ -57,6 +60,7 @@ type Server struct {
 	tokLimit  *limiterSet // token creation per app
 	sessions  *sessionCache
 	touch     *toucher
+	auditLog  *auditor
 	apps      *ttlCache[*store.App]
 	keys      *ttlCache[*store.APIKey]
 	hub       *realtime.Hub
@@ -79,6 +83,9 @@ func New(cfg Config) *Server {
 	if cfg.SessionCacheSize == 0 {
 		cfg.SessionCacheSize = 100_000
 	}
+	if cfg.AuditRetention == 0 {
+		cfg.AuditRetention = 90 * 24 * time.Hour
+	}
 	if cfg.SessionCacheTTL == 0 {
 		cfg.SessionCacheTTL = 30 * time.Second
 	}
@@ -100,6 +107,7 @@ func New(cfg Config) *Server {
 	s.apps = newTTLCache[*store.App](2*time.Second, 10_000, cfg.Now)
 	s.keys = newTTLCache[*store.APIKey](2*time.Second, 10_000, cfg.Now)
 	s.touch = newToucher(cfg.Store, cfg.Logger, 200*time.Millisecond)
+	s.auditLog = newAuditor(cfg.Store, cfg.Logger)
 	s.ct = newCallTokens(cfg, s.registry)
 	s.handler = s.buildHandler(s.routes())
 	return s
@@ -109,7 +117,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // Close flushes write-behind state. It does not close the store.
 func (s *Server) Close() {
-	s.closeOnce.Do(s.touch.close)
+	s.closeOnce.Do(func() {
+		s.touch.close()
+		s.auditLog.close()
+	})
 }
 
 // Registry exposes the metrics registry (for tests and embedding).
@@ -147,11 +158,16 @@ func (s *Server) routes() []route {
 		{method: "DELETE", path: "/users/{uid}/auth_tokens", auth: authKeyFull, h: s.flushAuthTokens},
 		{method: "GET", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.getAuthToken},
 		{method: "DELETE", path: "/users/{uid}/auth_tokens/{ref}", auth: authKeyFull, h: s.deleteAuthToken},
+		{method: "POST", path: "/users/{uid}/auth_tokens/revoke", auth: authKeyFull, h: s.revokeUserTokensBefore, body: true},
+		{method: "POST", path: "/auth_tokens/revoke", auth: authKeyFull, h: s.revokeAppTokensBefore, body: true},
 
 		// Client API
 		{method: "PUT", path: "/me", auth: authToken, h: s.startSession, body: true},
 		{method: "GET", path: "/me", auth: authToken, h: s.getMe},
 		{method: "DELETE", path: "/me", auth: authToken, h: s.logout},
+		{method: "GET", path: "/me/sessions", auth: authToken, h: s.listMySessions},
+		{method: "DELETE", path: "/me/sessions", auth: authToken, h: s.logoutMyOtherSessions},
+		{method: "DELETE", path: "/me/sessions/{id}", auth: authToken, h: s.logoutMySession},
 		{method: "POST", path: "/call_tokens", auth: authToken, h: s.createCallToken, body: true},
 		{method: "GET", path: "/call_tokens", h: s.verifyCallToken}, // the callToken header is the credential
 		{method: "GET", path: "/ws", h: s.websocket},
@@ -159,6 +175,7 @@ func (s *Server) routes() []route {
 		// The app of the calling key
 		{method: "GET", path: "/app", auth: authKeyFull, h: s.getAppSettings},
 		{method: "PUT", path: "/app", auth: authKeyFull, h: s.updateAppSettings, body: true},
+		{method: "GET", path: "/audit_events", auth: authKeyFull, h: s.listAuditEvents},
 	}...)
 }
 

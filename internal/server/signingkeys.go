@@ -269,6 +269,7 @@ func (s *Server) rotateSigningKey(w http.ResponseWriter, r *http.Request, c *cal
 		s.hub.Publish(context.WithoutCancel(r.Context()), realtime.Event{Kind: realtime.KindKeysRotated, AppID: c.app.ID, Reason: retiredKID(retired)})
 	}
 	s.log.InfoContext(r.Context(), "signing key rotated", "app", c.app.ID, "kid", active.ID, "retired", retiredKID(retired))
+	s.audit(r, c, "signingkey.rotate", active.ID, map[string]any{"retired": retiredKID(retired)})
 	out := rotationJSON{Active: wire.SigningKeyOf(active, now.Unix())}
 	if retired != nil {
 		v := wire.SigningKeyOf(retired, now.Unix())

@@ -4,6 +4,7 @@ package server
 // GET/DELETE /users/{uid}/auth_tokens/{ref} (docs/api.md "Auth tokens").
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -117,6 +118,7 @@ func (s *Server) deleteAuthToken(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	s.revokeTokens(r.Context(), []*store.AuthToken{del}, realtime.ReasonTokenDeleted)
+	s.audit(r, c, "token.delete", del.UID, map[string]any{"tokenId": del.ID})
 	writeData(w, successJSON{Success: true, Message: "Auth token " + del.ID + " deleted."})
 	return nil
 }
@@ -131,9 +133,85 @@ func (s *Server) flushAuthTokens(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	s.revokeTokens(r.Context(), toks, realtime.ReasonTokensFlushed)
+	s.audit(r, c, "token.flush", u.UID, map[string]any{"deleted": len(toks)})
 	writeData(w, struct {
 		successJSON
 		Deleted int `json:"deleted"`
 	}{successJSON{true, "Deleted " + strconv.Itoa(len(toks)) + " auth tokens of " + u.UID + "."}, len(toks)})
+	return nil
+}
+
+// revokeReq is the body of the revoke-issued-before routes.
+type revokeReq struct {
+	IssuedBefore *int64 `json:"issuedBefore"`
+}
+
+// maxIssuedBeforeAhead is how far in the future issuedBefore may be: "now
+// plus a little" revokes everything issued so far; anything later is a
+// mistake (milliseconds for seconds, say).
+const maxIssuedBeforeAhead = 86400
+
+func (s *Server) issuedBefore(req revokeReq) (int64, error) {
+	var v validator
+	switch now := s.now().Unix(); {
+	case req.IssuedBefore == nil:
+		v.bad("issuedBefore", "is required: unix seconds; tokens issued before it are revoked")
+	case *req.IssuedBefore <= 0 || *req.IssuedBefore > now+maxIssuedBeforeAhead:
+		v.bad("issuedBefore", "must be unix seconds, at most a day from now (now is "+strconv.FormatInt(now, 10)+")")
+	}
+	if err := v.result(); err != nil {
+		return 0, err
+	}
+	return *req.IssuedBefore, nil
+}
+
+// revokeUserTokensBefore revokes a user's tokens issued before a time:
+// POST /users/{uid}/auth_tokens/revoke {"issuedBefore": unix}.
+func (s *Server) revokeUserTokensBefore(w http.ResponseWriter, r *http.Request, c *call) error {
+	if _, err := pathUID(r); err != nil {
+		return err
+	}
+	var req revokeReq
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	before, err := s.issuedBefore(req)
+	if err != nil {
+		return err
+	}
+	u, err := s.activeUser(r, c)
+	if err != nil {
+		return err
+	}
+	return s.revokeBefore(w, r, c, u.UID, before)
+}
+
+// revokeAppTokensBefore revokes every token of the app issued before a
+// time: POST /auth_tokens/revoke {"issuedBefore": unix}.
+func (s *Server) revokeAppTokensBefore(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req revokeReq
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	before, err := s.issuedBefore(req)
+	if err != nil {
+		return err
+	}
+	return s.revokeBefore(w, r, c, "", before)
+}
+
+func (s *Server) revokeBefore(w http.ResponseWriter, r *http.Request, c *call, uid string, before int64) error {
+	n, err := s.st.RevokeAuthTokensBefore(r.Context(), c.app.ID, uid, before)
+	if err != nil {
+		return err
+	}
+	s.sessions.forgetBefore(c.app.ID, uid, before)
+	if s.hub != nil {
+		s.hub.RevokeIssuedBefore(context.WithoutCancel(r.Context()), c.app.ID, uid, before, realtime.ReasonTokensRevoked)
+	}
+	s.audit(r, c, "token.revoke", uid, map[string]any{"issuedBefore": before, "revoked": n})
+	writeData(w, struct {
+		Revoked int `json:"revoked"`
+	}{n})
 	return nil
 }

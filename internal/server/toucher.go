@@ -61,6 +61,13 @@ func (t *toucher) mark(tok *store.AuthToken, now int64) {
 	t.mu.Unlock()
 }
 
+// stampedAt is when this process last stamped the token as used, or 0.
+func (t *toucher) stampedAt(hash []byte) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stamped[string(hash)]
+}
+
 // session queues what PUT /me records.
 func (t *toucher) session(hash []byte, su store.SessionUpdate) {
 	t.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/callgate/callgate/internal/apierr"
@@ -63,6 +64,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 		s.metrics.tokensCreated.Inc()
 		out.AuthToken = secret
 	}
+	s.audit(r, c, "user.create", u.UID, map[string]any{"withAuthToken": req.WithAuthToken})
 	writeData(w, out)
 	return nil
 }
@@ -163,6 +165,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, c *call) err
 			return err
 		}
 	}
+	s.auditUserUpdate(r, c, uid, req)
 	writeData(w, s.userView(u))
 	return nil
 }
@@ -202,6 +205,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call) err
 		if err := s.revokeDeactivated(r, c.app.ID, u.UID); err != nil {
 			return err
 		}
+		s.audit(r, c, "user.deactivate", u.UID, nil)
 		writeData(w, successJSON{Success: true, Message: "The user with UID " + u.UID + " has been deactivated."})
 		return nil
 	}
@@ -214,6 +218,31 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	s.forgetTokens(toks)
 	s.revokeUser(r.Context(), c.app.ID, u.UID, realtime.ReasonUserDeleted)
+	s.audit(r, c, "user.delete", u.UID, nil)
 	writeData(w, successJSON{Success: true, Message: "The user with UID " + u.UID + " has been deleted."})
 	return nil
+}
+
+// auditUserUpdate records a PUT /users/{uid}: a (de|re)activation is its
+// own action; other changes name the fields changed (not their values:
+// metadata may hold what an admin should not copy into a log).
+func (s *Server) auditUserUpdate(r *http.Request, c *call, uid string, req userReq) {
+	if req.Deactivated != nil {
+		action := "user.reactivate"
+		if *req.Deactivated {
+			action = "user.deactivate"
+		}
+		s.audit(r, c, action, uid, nil)
+	}
+	var fields []string
+	for name, set := range map[string]bool{"name": req.Name != nil, "avatar": req.Avatar != nil, "link": req.Link != nil,
+		"role": req.Role != nil, "metadata": req.Metadata != nil, "tags": req.Tags != nil} {
+		if set {
+			fields = append(fields, name)
+		}
+	}
+	if len(fields) > 0 || req.Deactivated == nil {
+		sort.Strings(fields)
+		s.audit(r, c, "user.update", uid, map[string]any{"fields": fields})
+	}
 }

@@ -130,6 +130,9 @@ type AuthToken struct {
 	CreatedAt  int64
 	LastUsedAt int64
 	ExpiresAt  int64 // 0 = never
+	// Connected: a node with a live lease holds a realtime connection of
+	// this token (filled by ListAuthTokens; SetLiveTokens records it).
+	Connected bool
 }
 
 // UserQuery selects a page of users.
@@ -220,6 +223,28 @@ type Store interface {
 	TouchAuthTokens(ctx context.Context, lastUsed map[string]int64) error
 	// DeleteExpiredAuthTokens removes tokens that expired before now.
 	DeleteExpiredAuthTokens(ctx context.Context, now int64) ([]*AuthToken, error)
+	// RevokeAuthTokensBefore deletes, in one statement, the app's tokens
+	// (only uid's when uid is not "") created before the second before, and
+	// returns how many it deleted. Tokens created at or after it live on.
+	RevokeAuthTokensBefore(ctx context.Context, appID, uid string, before int64) (int, error)
+	// DeleteIdleAuthTokens deletes the app's tokens last used (or, never
+	// used, created) before idleBefore that no node with a lease alive at
+	// now holds a realtime connection of, and returns them.
+	DeleteIdleAuthTokens(ctx context.Context, appID string, idleBefore, now int64) ([]*AuthToken, error)
+	// SetLiveTokens records that node now holds a realtime connection of
+	// each token in up, and no longer of each in down (written behind, in
+	// batches). Removing or reaping a node forgets its tokens.
+	SetLiveTokens(ctx context.Context, node string, up, down [][]byte) error
+
+	// RecordAuditEvents appends events to the audit log (written behind,
+	// in batches); it sets each event's Seq.
+	RecordAuditEvents(ctx context.Context, events []*AuditEvent) error
+	// ListAuditEvents returns a page of an app's audit events, newest
+	// first, and how many match.
+	ListAuditEvents(ctx context.Context, appID string, q AuditQuery) ([]*AuditEvent, int, error)
+	// DeleteAuditEventsBefore removes events of every app older than
+	// before (retention) and returns how many it removed.
+	DeleteAuditEventsBefore(ctx context.Context, before int64) (int, error)
 
 	// RenewNode records that a realtime node is alive until leaseUntil. It
 	// reports whether the node was still registered (false: first start, or
@@ -261,6 +286,29 @@ type Store interface {
 	// DeleteExpiredSigningKeys removes retired keys whose PublishedUntil
 	// is at or before now, and returns how many it removed.
 	DeleteExpiredSigningKeys(ctx context.Context, now int64) (int, error)
+}
+
+// AuditEvent is one admin write (docs/sessions.md "Audit log"). It never
+// holds a secret.
+type AuditEvent struct {
+	Seq       int64  // the log's order; set by RecordAuditEvents
+	ID        string // evt_…
+	Time      int64  // unix seconds
+	AppID     string
+	ActorType string // "apiKey" or "cli"
+	ActorID   string // the key's id, or the local user of the CLI
+	Action    string // app.update, apikey.create, …
+	Target    string // what was acted on: a uid, a key id, …
+	IP        string
+	RequestID string
+	Details   json.RawMessage // a JSON object, or nil
+}
+
+// AuditQuery selects a page of audit events; empty fields match all.
+type AuditQuery struct {
+	Action, Actor, Target string // Actor matches ActorID, or ActorType for "cli"
+	Since, Until          int64  // unix seconds, inclusive; 0 = unbounded
+	Limit, Offset         int
 }
 
 // UserRef names a user.

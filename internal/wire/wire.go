@@ -22,6 +22,9 @@ type User struct {
 	UpdatedAt     int64           `json:"updatedAt,omitempty"`
 	DeactivatedAt int64           `json:"deactivatedAt,omitempty"`
 	AuthToken     string          `json:"authToken,omitempty"`
+	// AuthTokenExpiresAt is set on the client API's answers (PUT and GET
+	// /me): when the session's token expires, 0 = never.
+	AuthTokenExpiresAt *int64 `json:"authTokenExpiresAt,omitempty"`
 }
 
 // Token is an auth token's record; AuthToken (the secret) only on creation.
@@ -106,4 +109,55 @@ func AppOf(a *store.App, callTokenTTL int64, grants store.CallGrants) App {
 		AuthTokenIdleTimeout: a.Settings.AuthTokenIdleTimeout,
 		CallTokenTTL:         callTokenTTL, CallGrants: grants,
 	}}
+}
+
+// Session is one of a user's auth tokens as the user sees it (GET
+// /me/sessions): never the secret.
+type Session struct {
+	ID         string `json:"id"`
+	Platform   string `json:"platform"`
+	DeviceID   string `json:"deviceId"`
+	UserAgent  string `json:"userAgent"`
+	CreatedAt  int64  `json:"createdAt"`
+	LastUsedAt int64  `json:"lastUsedAt"`
+	ExpiresAt  int64  `json:"expiresAt"`
+	Current    bool   `json:"current"`
+	Connected  bool   `json:"connected"`
+}
+
+// AuditEvent is one entry of the audit log (GET /audit_events).
+type AuditEvent struct {
+	ID        string          `json:"id"`
+	Time      int64           `json:"time"`
+	AppID     string          `json:"appId"`
+	Actor     AuditActor      `json:"actor"`
+	Action    string          `json:"action"`
+	Target    string          `json:"target"`
+	IP        string          `json:"ip"`
+	RequestID string          `json:"requestId"`
+	Details   json.RawMessage `json:"details"`
+}
+
+// AuditActor is who made an audited change: an API key (its id) or the
+// offline CLI (the local user).
+type AuditActor struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// AuditEventOf renders a stored event.
+func AuditEventOf(e *store.AuditEvent) AuditEvent {
+	d := e.Details
+	if len(d) == 0 {
+		d = json.RawMessage("{}")
+	}
+	return AuditEvent{ID: e.ID, Time: e.Time, AppID: e.AppID, Actor: AuditActor{Type: e.ActorType, ID: e.ActorID},
+		Action: e.Action, Target: e.Target, IP: e.IP, RequestID: e.RequestID, Details: d}
+}
+
+// AuditActions are the actions the audit log records.
+var AuditActions = []string{
+	"app.update", "apikey.create", "apikey.update", "apikey.delete",
+	"user.create", "user.update", "user.delete", "user.deactivate", "user.reactivate",
+	"token.delete", "token.flush", "token.revoke", "signingkey.rotate",
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/callgate/callgate/internal/store/storetest"
 )
 
-func openDSN(t *testing.T, dsn string) *sqlstore.Store {
+func openDSN(t testing.TB, dsn string) *sqlstore.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
 	if err != nil {
@@ -340,6 +340,16 @@ func TestServerGoesAway(t *testing.T) {
 		{"CreateAuthToken", func() error {
 			return s.CreateAuthToken(ctx, &store.AuthToken{Hash: []byte("0123456789abcdef0123456789abcdef"), ID: "t", AppID: "a", UID: "u", CreatedAt: 1})
 		}},
+		{"ListAuthTokens", func() error { _, err := s.ListAuthTokens(ctx, "a", "u"); return err }},
+		{"RevokeAuthTokensBefore", func() error { _, err := s.RevokeAuthTokensBefore(ctx, "a", "u", 2); return err }},
+		{"RevokeAuthTokensBefore(app)", func() error { _, err := s.RevokeAuthTokensBefore(ctx, "a", "", 2); return err }},
+		{"DeleteIdleAuthTokens", func() error { _, err := s.DeleteIdleAuthTokens(ctx, "a", 2, 2); return err }},
+		{"SetLiveTokens", func() error { return s.SetLiveTokens(ctx, "n", [][]byte{[]byte("k")}, nil) }},
+		{"RecordAuditEvents", func() error {
+			return s.RecordAuditEvents(ctx, []*store.AuditEvent{{ID: "evt_1", Time: 1, AppID: "a", ActorType: "cli", ActorID: "root", Action: "app.update"}})
+		}},
+		{"ListAuditEvents", func() error { _, _, err := s.ListAuditEvents(ctx, "a", store.AuditQuery{}); return err }},
+		{"DeleteAuditEventsBefore", func() error { _, err := s.DeleteAuditEventsBefore(ctx, 2); return err }},
 	}
 	for _, c := range calls {
 		start := time.Now()

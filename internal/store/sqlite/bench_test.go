@@ -11,6 +11,7 @@ import (
 	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
+	"github.com/callgate/callgate/internal/store/storetest"
 )
 
 // BenchmarkCreateAuthToken measures durable token inserts from 64
@@ -42,8 +43,9 @@ func BenchmarkCreateAuthToken(b *testing.B) {
 				for pb.Next() {
 					i := n.Add(1)
 					uid := fmt.Sprintf("user-%d", i%users)
-					_, key := credential.NewToken(uid, time.Now()) // keys as the server makes them
-					t := &store.AuthToken{Hash: key, ID: credential.NewID("tok"), AppID: app.ID, UID: uid, CreatedAt: 1}
+					now := time.Now()
+					_, key := credential.NewToken(uid, now) // keys and times as the server makes them
+					t := &store.AuthToken{Hash: key, ID: credential.NewID("tok"), AppID: app.ID, UID: uid, CreatedAt: now.Unix()}
 					if err := s.CreateAuthToken(ctx, t); err != nil {
 						b.Error(err)
 						return
@@ -52,4 +54,13 @@ func BenchmarkCreateAuthToken(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestRevokeTiming measures RevokeAuthTokensBefore (storetest.RevokeTiming;
+// skipped unless $CALLGATE_BENCH_REVOKE is set). Nothing runs ANALYZE on a
+// SQLite database, so neither does the measurement.
+func TestRevokeTiming(t *testing.T) {
+	storetest.RevokeTiming(t, func(t *testing.T) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), sqlite.FileName), sqlite.Options{})
+	}, false)
 }

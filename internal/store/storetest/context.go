@@ -33,6 +33,20 @@ func testContext(t *testing.T, s store.Store) {
 	sigApp := newApp(t, s)
 	newSK := signingKeyRec(sigApp.ID)
 
+	// For the session and audit calls: a node with a lease alive by the
+	// database's clock (which Connected reads), a user whose tokens are
+	// revoked, a token idle long before every other, an event.
+	_, err := s.RenewNode(live, "ctx-live-node", time.Now().Unix()+3600)
+	must(t, "RenewNode", err)
+	liveTok := newToken(t, s, app.ID, u.UID)
+	newUser(t, s, app.ID, "ctx-revoke")
+	revTok := newToken(t, s, app.ID, "ctx-revoke")
+	idleTok := tokenAt(app.ID, u.UID, base-1000)
+	must(t, "CreateAuthToken", s.CreateAuthToken(live, idleTok))
+	oldEvent := auditRec(app.ID, "cli", "root", "app.update", app.ID, base-10)
+	must(t, "RecordAuditEvents", s.RecordAuditEvents(live, []*store.AuditEvent{oldEvent}))
+	newEvent := auditRec(app.ID, "cli", "root", "user.create", "ctx-new", base)
+
 	newTok := tokenRec(app.ID, u.UID)
 	newKey := keyRec(app.ID)
 	newU := userRec(app.ID, "ctx-new")
@@ -125,6 +139,49 @@ func testContext(t *testing.T, s store.Store) {
 		{"DeleteExpiredAuthTokens", func(ctx context.Context) error { _, err := s.DeleteExpiredAuthTokens(ctx, base+1); return err }, func(t *testing.T) {
 			if _, _, err := s.GetSession(live, expTok.Hash); err != nil {
 				t.Errorf("DeleteExpiredAuthTokens applied under a dead context: %v", err)
+			}
+		}},
+		{"RevokeAuthTokensBefore", func(ctx context.Context) error {
+			_, err := s.RevokeAuthTokensBefore(ctx, app.ID, "ctx-revoke", base+1_000_000)
+			return err
+		}, func(t *testing.T) {
+			if _, _, err := s.GetSession(live, revTok.Hash); err != nil {
+				t.Errorf("RevokeAuthTokensBefore applied under a dead context: %v", err)
+			}
+		}},
+		{"DeleteIdleAuthTokens", func(ctx context.Context) error {
+			_, err := s.DeleteIdleAuthTokens(ctx, app.ID, base-500, base)
+			return err
+		}, func(t *testing.T) {
+			if _, _, err := s.GetSession(live, idleTok.Hash); err != nil {
+				t.Errorf("DeleteIdleAuthTokens applied under a dead context: %v", err)
+			}
+		}},
+		{"SetLiveTokens", func(ctx context.Context) error {
+			return s.SetLiveTokens(ctx, "ctx-live-node", [][]byte{liveTok.Hash}, nil)
+		}, func(t *testing.T) {
+			if connected(t, s, app.ID, u.UID)[liveTok.ID] {
+				t.Error("SetLiveTokens applied under a dead context")
+			}
+		}},
+		{"RecordAuditEvents", func(ctx context.Context) error {
+			return s.RecordAuditEvents(ctx, []*store.AuditEvent{newEvent})
+		}, func(t *testing.T) {
+			_, n, err := s.ListAuditEvents(live, app.ID, store.AuditQuery{Action: "user.create"})
+			must(t, "ListAuditEvents", err)
+			if n != 0 {
+				t.Error("RecordAuditEvents applied under a dead context")
+			}
+		}},
+		{"ListAuditEvents", func(ctx context.Context) error {
+			_, _, err := s.ListAuditEvents(ctx, app.ID, store.AuditQuery{Actor: "cli", Limit: 10})
+			return err
+		}, nil},
+		{"DeleteAuditEventsBefore", func(ctx context.Context) error { _, err := s.DeleteAuditEventsBefore(ctx, base); return err }, func(t *testing.T) {
+			_, n, err := s.ListAuditEvents(live, app.ID, store.AuditQuery{Action: "app.update"})
+			must(t, "ListAuditEvents", err)
+			if n != 1 {
+				t.Error("DeleteAuditEventsBefore applied under a dead context")
 			}
 		}},
 		{"RenewNode", func(ctx context.Context) error { _, err := s.RenewNode(ctx, "ctx-node", base+1_000_000); return err }, nil},

@@ -40,6 +40,16 @@ func testClosed(t *testing.T, s store.Store) {
 		{"ActiveSigningKey", func() error { _, err := s.ActiveSigningKey(ctx, app.ID); return err }},
 		{"CreateSigningKey", func() error { return s.CreateSigningKey(ctx, signingKeyRec(app.ID)) }},
 		{"ListPublishedSigningKeys", func() error { _, err := s.ListPublishedSigningKeys(ctx, base); return err }},
+		{"RevokeAuthTokensBefore", func() error { _, err := s.RevokeAuthTokensBefore(ctx, app.ID, u.UID, base); return err }},
+		{"RevokeAuthTokensBefore(app)", func() error { _, err := s.RevokeAuthTokensBefore(ctx, app.ID, "", base); return err }},
+		{"DeleteIdleAuthTokens", func() error { _, err := s.DeleteIdleAuthTokens(ctx, app.ID, base, base); return err }},
+		{"SetLiveTokens", func() error { return s.SetLiveTokens(ctx, "node", [][]byte{tok.Hash}, [][]byte{newHash()}) }},
+		{"ListAuthTokens", func() error { _, err := s.ListAuthTokens(ctx, app.ID, u.UID); return err }},
+		{"RecordAuditEvents", func() error {
+			return s.RecordAuditEvents(ctx, []*store.AuditEvent{auditRec(app.ID, "cli", "root", "app.update", app.ID, base)})
+		}},
+		{"ListAuditEvents", func() error { _, _, err := s.ListAuditEvents(ctx, app.ID, store.AuditQuery{}); return err }},
+		{"DeleteAuditEventsBefore", func() error { _, err := s.DeleteAuditEventsBefore(ctx, base); return err }},
 	}
 	for _, c := range calls {
 		done := make(chan error, 1)

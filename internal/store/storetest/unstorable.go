@@ -43,7 +43,11 @@ func testUnstorableKeys(t *testing.T, s store.Store) {
 					return s.CreateSigningKey(ctx, k)
 				}},
 				{"RotateSigningKey", func() error { _, err := s.RotateSigningKey(ctx, signingKeyRec(bad), base); return err }},
+				// Up for a node no row can name: refused as for an unregistered node.
+				{"SetLiveTokens(up)", func() error { return s.SetLiveTokens(ctx, bad, [][]byte{newHash()}, nil) }},
 			}
+			// A node no row can name lets go of nothing, without error.
+			must(t, "SetLiveTokens(down)", s.SetLiveTokens(ctx, bad, nil, [][]byte{newHash()}))
 			for _, c := range notFound {
 				wantErr(t, c.name, c.call(), store.ErrNotFound)
 			}
@@ -59,6 +63,25 @@ func testUnstorableKeys(t *testing.T, s store.Store) {
 				{"ListAuthTokens", func() (int, error) { l, err := s.ListAuthTokens(ctx, app.ID, bad); return len(l), err }},
 				{"DeleteAuthTokens", func() (int, error) { l, err := s.DeleteAuthTokens(ctx, app.ID, bad); return len(l), err }},
 				{"ListSigningKeys", func() (int, error) { l, err := s.ListSigningKeys(ctx, bad); return len(l), err }},
+				{"RevokeAuthTokensBefore", func() (int, error) { return s.RevokeAuthTokensBefore(ctx, app.ID, bad, base+1_000_000) }},
+				{"RevokeAuthTokensBefore(app)", func() (int, error) { return s.RevokeAuthTokensBefore(ctx, bad, "", base+1_000_000) }},
+				{"DeleteIdleAuthTokens", func() (int, error) {
+					l, err := s.DeleteIdleAuthTokens(ctx, bad, base+1_000_000, base)
+					return len(l), err
+				}},
+				{"ListAuditEvents(app)", func() (int, error) { l, _, err := s.ListAuditEvents(ctx, bad, store.AuditQuery{}); return len(l), err }},
+				{"ListAuditEvents(action)", func() (int, error) {
+					l, _, err := s.ListAuditEvents(ctx, app.ID, store.AuditQuery{Action: bad})
+					return len(l), err
+				}},
+				{"ListAuditEvents(actor)", func() (int, error) {
+					l, _, err := s.ListAuditEvents(ctx, app.ID, store.AuditQuery{Actor: bad})
+					return len(l), err
+				}},
+				{"ListAuditEvents(target)", func() (int, error) {
+					l, _, err := s.ListAuditEvents(ctx, app.ID, store.AuditQuery{Target: bad})
+					return len(l), err
+				}},
 			}
 			for _, c := range empty {
 				if n, err := c.call(); err != nil || n != 0 {

@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+
+	"github.com/callgate/callgate/internal/store"
+)
+
+const auditCols = `seq, id, time, app_id, actor_type, actor_id, action, target, ip, request_id, details`
+
+// auditText is how an event's text is stored: valid UTF-8 without NUL,
+// which is all PostgreSQL's text can hold (SQLite would keep anything). An
+// event carries text from requests (a request id, a target taken from a
+// path) and is written behind in a batch with others: a stray byte must
+// neither fail the batch nor be stored on one backend and refused on the
+// other. Such bytes become U+FFFD.
+func auditText(s string) string {
+	if storable(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// RecordAuditEvents inserts the batch in one transaction, a statement per
+// event (RETURNING seq, in the order of events), and sets Seq only once it
+// has committed: a retried transaction numbers the events again.
+func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	seqs := make([]int64, len(events))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO audit_events (id, time, app_id, actor_type, actor_id, action, target, ip, request_id, details)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, e := range events {
+			var details any
+			if len(e.Details) > 0 {
+				details = auditText(string(e.Details))
+			}
+			err := stmt.QueryRowContext(ctx, auditText(e.ID), e.Time, auditText(e.AppID), auditText(e.ActorType), auditText(e.ActorID),
+				auditText(e.Action), auditText(e.Target), auditText(e.IP), auditText(e.RequestID), details).Scan(&seqs[i])
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, e := range events {
+		e.Seq = seqs[i]
+	}
+	return nil
+}
+
+func scanAuditEvent(r scanner) (*store.AuditEvent, error) {
+	var e store.AuditEvent
+	var details sql.NullString
+	if err := r.Scan(&e.Seq, &e.ID, &e.Time, &e.AppID, &e.ActorType, &e.ActorID, &e.Action, &e.Target, &e.IP, &e.RequestID, &details); err != nil {
+		return nil, err
+	}
+	if details.Valid && details.String != "" {
+		e.Details = json.RawMessage(details.String)
+	}
+	return &e, nil
+}
+
+// ListAuditEvents pages an app's events by seq, newest first; Limit <= 0
+// means 100, as for ListUsers. Each filter but the time range is an
+// equality that an index (app_id, column, seq) serves in order; Actor
+// "cli" matches the events of the CLI (actor_type), any other value the
+// actor's id.
+func (s *Store) ListAuditEvents(ctx context.Context, appID string, q store.AuditQuery) ([]*store.AuditEvent, int, error) {
+	if !storable(appID, q.Action, q.Actor, q.Target) {
+		return []*store.AuditEvent{}, 0, nil
+	}
+	where := ` FROM audit_events WHERE app_id = ?`
+	args := []any{appID}
+	if q.Action != "" {
+		where += ` AND action = ?`
+		args = append(args, q.Action)
+	}
+	switch q.Actor {
+	case "":
+	case "cli":
+		where += ` AND actor_type = ?`
+		args = append(args, q.Actor)
+	default:
+		where += ` AND actor_id = ?`
+		args = append(args, q.Actor)
+	}
+	if q.Target != "" {
+		where += ` AND target = ?`
+		args = append(args, q.Target)
+	}
+	if q.Since > 0 {
+		where += ` AND time >= ?`
+		args = append(args, q.Since)
+	}
+	if q.Until > 0 {
+		where += ` AND time <= ?`
+		args = append(args, q.Until)
+	}
+	var total int
+	if err := s.r.QueryRowContext(ctx, s.q(`SELECT count(*)`+where), args...).Scan(&total); err != nil {
+		return nil, 0, s.classify(err)
+	}
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	events, err := list(s, ctx, scanAuditEvent, `SELECT `+auditCols+where+` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+		append(args, q.Limit, max(q.Offset, 0))...)
+	return events, total, err
+}
+
+// DeleteAuditEventsBefore is one DELETE across apps, by the time index.
+func (s *Store) DeleteAuditEventsBefore(ctx context.Context, before int64) (int, error) {
+	res, err := s.w.ExecContext(ctx, s.q(`DELETE FROM audit_events WHERE time < ?`), before)
+	if err != nil {
+		return 0, s.classify(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), s.classify(err)
+}
