@@ -61,9 +61,8 @@ them first. Only the flags given change; the other settings keep their values.
   --auth-token-ttl D           the lifetime of new auth tokens; 0 = never expire
                                (up to 10 years)
   --auth-token-idle-timeout D  ends an auth token unused for longer; 0 = none
-                               (1m to 365 days; counted to the minute). Stored
-                               and shown; this server version does not enforce
-                               it yet
+                               (1m to 365 days; counted to the minute; a live
+                               realtime connection counts as use)
   --call-token-ttl D           the lifetime of call tokens; 0 = the default, 1h
                                (1m to 24h)
   --grant NAME=BOOL,…          the grants of call tokens: join, publishAudio,
