@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -237,6 +238,12 @@ type rtMessage struct {
 	Status       string `json:"status"`
 	LastActiveAt int64  `json:"lastActiveAt"`
 	Reason       string `json:"reason"`
+	// presence_batch: several users' presence in one frame, in order.
+	Events []struct {
+		UID          string `json:"uid"`
+		Status       string `json:"status"`
+		LastActiveAt int64  `json:"lastActiveAt"`
+	} `json:"events"`
 }
 
 // rtOnce runs one connection. connected reports that the server registered
@@ -248,7 +255,11 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 	h.Set("sdk", "callgate-go@"+sdkVersion)
 	h.Set("User-Agent", userAgent)
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	ws, resp, err := websocket.Dial(dctx, cfg.host+apiPrefix+"/ws", &websocket.DialOptions{HTTPClient: cfg.http, HTTPHeader: h})
+	wsURL := cfg.host + apiPrefix + "/ws"
+	if cfg.presence != "" {
+		wsURL += "?presence=" + url.QueryEscape(cfg.presence)
+	}
+	ws, resp, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPClient: cfg.http, HTTPHeader: h})
 	cancel()
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized && rtDeadToken(resp) {
@@ -311,6 +322,12 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 		case "presence":
 			if ctx.Err() == nil && m.UID != "" {
 				c.firePresence(&User{UID: m.UID, Status: m.Status, LastActiveAt: m.LastActiveAt})
+			}
+		case "presence_batch":
+			for _, ev := range m.Events {
+				if ctx.Err() == nil && ev.UID != "" {
+					c.firePresence(&User{UID: ev.UID, Status: ev.Status, LastActiveAt: ev.LastActiveAt})
+				}
 			}
 		case "session_revoked":
 			reason = m.Reason // the close with 4001 follows

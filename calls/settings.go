@@ -40,6 +40,10 @@ type AppSettings struct {
 	// client connects after a login or a restored session and reconnects
 	// with backoff and jitter.
 	DisableRealtime bool
+	// Presence chooses which users' presence the realtime connection hears:
+	// "" or "all" (every user of the app), "none", or "roles:r1,r2" (users
+	// with one of those roles). See docs/realtime.md.
+	Presence string
 	// Logger receives the SDK's warnings (a logout the server did not
 	// confirm, a corrupt session, a panicking listener); nil means slog.Default().
 	Logger *slog.Logger
@@ -53,6 +57,7 @@ type config struct {
 	http                         *http.Client
 	log                          *slog.Logger
 	realtime                     bool
+	presence                     string
 }
 
 var defaultHTTPClient = &http.Client{
@@ -93,6 +98,10 @@ func newConfig(s AppSettings) (*config, *Error) {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
+	presence := strings.TrimSpace(s.Presence)
+	if !validPresence(presence) {
+		return bad("Presence %q is invalid: it must be all, none or roles:r1,r2", s.Presence)
+	}
 	cfg := &config{
 		appID:    s.AppID,
 		region:   s.Region,
@@ -102,6 +111,7 @@ func newConfig(s AppSettings) (*config, *Error) {
 		http:     s.HTTPClient,
 		log:      s.Logger,
 		realtime: !s.DisableRealtime,
+		presence: presence,
 	}
 	if cfg.store == nil {
 		cfg.store = NewFileStore("")
@@ -124,6 +134,24 @@ func validName(s string, max int) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validPresence reports whether p is a presence choice the server takes.
+func validPresence(p string) bool {
+	switch p {
+	case "", "all", "none":
+		return true
+	}
+	roles, ok := strings.CutPrefix(p, "roles:")
+	if !ok {
+		return false
+	}
+	for _, r := range strings.Split(roles, ",") {
+		if r == "" || strings.Trim(strings.ToLower(r), "abcdefghijklmnopqrstuvwxyz0123456789_-") != "" {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ package main
 // server, holds the sessions and formats the figures (docs/benchmarks.md).
 
 import (
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 func newBenchRealtimeCmd() *cobra.Command {
 	var o bench.RealtimeOptions
 	var asJSON bool
+	var serverArgs string
 	cmd := &cobra.Command{
 		Use:   "bench-realtime",
 		Short: "Measure realtime at scale: N live WebSocket sessions, idle cost, presence fan-out, revoke→close latency",
@@ -30,6 +32,7 @@ its own open-files limit to the hard limit; 10,000 sessions need about 10,100
 descriptors in each process (check ulimit -Hn).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.ServerArgs = strings.Fields(serverArgs)
 			res, err := bench.RunRealtime(cmd.Context(), cmd.ErrOrStderr(), o)
 			if err != nil {
 				return err
@@ -48,6 +51,7 @@ descriptors in each process (check ulimit -Hn).`,
 	fs.IntVar(&o.Samples, "samples", 200, "token deletions timed for revoke→close")
 	fs.DurationVar(&o.Idle, "idle", 30*time.Second, "idle window for the CPU figure")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "callgate binary to start (default: this one)")
+	fs.StringVar(&serverArgs, "server-args", "", "extra flags for the started server, space-separated (e.g. \"--pprof 127.0.0.1:6060\")")
 	fs.BoolVar(&asJSON, "json", false, "print results as JSON")
 	return cmd
 }

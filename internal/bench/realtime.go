@@ -32,6 +32,8 @@ type RealtimeOptions struct {
 	Samples   int           // token deletions timed for revoke→close
 	Idle      time.Duration // idle window for the CPU figure
 	ServerBin string        // callgate binary to start; "" is this executable
+	// ServerArgs are extra flags for the started server (e.g. --pprof).
+	ServerArgs []string
 }
 
 // RealtimeResult is what RunRealtime measured (also its --json shape).
@@ -91,6 +93,7 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 	ping := 20 * time.Second
 	args := []string{"serve", "--dev", "--data", filepath.Join(tmp, "data"), "--addr", addr, "--rate-limit", "off",
 		"--log-level", "warn", "--ws-max-per-user", strconv.Itoa(perUser + 1)}
+	args = append(args, o.ServerArgs...)
 	status("starting callgate with %d sessions over %d users (%d each)…", o.Sessions, o.Users, perUser)
 	p, err := startProc(bin, args, filepath.Join(tmp, "server.log"))
 	if err != nil {

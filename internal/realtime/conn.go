@@ -12,8 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callgate/callgate/internal/store"
 	"github.com/coder/websocket"
+
+	"github.com/callgate/callgate/internal/store"
 )
 
 // Close codes sent to clients.
@@ -32,47 +33,66 @@ type Session struct {
 	TokenHash  []byte // the token's key (credential.TokenKey), not a bare hash
 	CreatedAt  int64  // when the token was issued, unix seconds
 	ExpiresAt  int64  // unix seconds; 0 = never
+	Role       string // the user's role, for other sessions' presence filters
+	Presence   PresenceFilter
 }
 
+// A connection costs as little as it can while idle, which is nearly all
+// the time (docs/benchmarks.md "Realtime"): one goroutine, parked in Read
+// with the small stack it started with (the HTTP handler that upgraded it
+// returns, taking its deeper stack along), small socket buffers, and no
+// queue. A writer goroutine exists only while there is something to write;
+// pings come from the hub's sweep, not from a ticker per connection.
 type conn struct {
-	h       *Hub
-	ws      *websocket.Conn
-	sess    Session
-	key     string
-	hash    string
-	send    chan []byte
-	closing chan closeReq
-	once    sync.Once
-	expiry  *time.Timer
-	// abort ends the connection's context: a write blocked on a full socket
-	// fails at once and the library closes the socket.
-	abort      context.CancelFunc
-	writeStart atomic.Int64 // unix nanoseconds the frame being written began; 0 when idle
+	h    *Hub
+	ws   *websocket.Conn
+	sess Session
+	key  string
+	hash string
+	// ctx is the connection's; abort ends it, and the library closes the
+	// socket (a write blocked on a full socket fails at once).
+	ctx    context.Context
+	abort  context.CancelFunc
+	expiry *time.Timer
 
-	// Presence is state, not a log: only a user's latest status matters, so
-	// pending presence is coalesced per user instead of queued. A burst (a
-	// reconnect storm after a node restart) then costs one message per user,
-	// and a healthy client is never dropped for being briefly behind.
-	pmu     sync.Mutex
-	pending map[string][]byte // uid → latest unsent presence message
-	porder  []string          // those uids, oldest first
-	pbytes  int               // bytes of the pending messages
-	pwatch  bool              // a stall check is scheduled
-	pwakeup chan struct{}     // cap 1: tells the writer presence is pending
+	mu      sync.Mutex
+	queue   [][]byte  // messages other than presence, in order (nil when empty)
+	closeRq *closeReq // set once: the writer closes the connection
+	writing bool      // a writer goroutine runs
+	dirty   bool      // the feed moved since the writer last looked
+	closed  chan struct{}
+
+	writeStart atomic.Int64 // unix nanoseconds the frame being written began; 0 when idle
+	lastSeen   atomic.Int64 // unix nanoseconds the client last sent anything (a pong included)
+	pinging    atomic.Bool
+
+	// Presence comes from the app's feed (feed.go): the connection holds
+	// only its cursor, so a burst costs it no memory however far behind it
+	// is; what it has not sent yet is the feed's entries past the cursor.
+	feed   *feed
+	cursor atomic.Uint64 // the feed's seq this connection has sent up to
+	parked atomic.Bool   // no writer runs and presence is up to date
 }
 
-// Pending presence is one entry per user at most (the messages themselves
-// are shared by the app's connections), so a burst is bounded by the app's
-// size. Past the soft bound (maxPendingPresence users or maxPendingBytes)
-// a connection whose socket has taken nothing for stallAfter is a slow
-// consumer; past the hard bound (hardFactor times that) it is one at once.
-// A healthy client behind a burst keeps writing and is never dropped:
-// 6,000 events in 31 ms put a reading client ~2,000 users behind.
+// A connection whose socket has accepted nothing for stallAfter while
+// presence waits for it is a slow consumer (the hub's sweep checks once a
+// second). A healthy client behind a burst keeps writing and is never
+// dropped.
+const stallAfter = time.Second
+
+// A presence_batch frame holds at most maxBatch events and maxBatchBytes:
+// under the 32 KiB message limit common WebSocket clients keep by default.
 const (
-	maxPendingPresence = 4096
-	maxPendingBytes    = 256 << 10
-	hardFactor         = 16
-	stallAfter         = time.Second
+	maxBatch      = 1000
+	maxBatchBytes = 16 << 10
+)
+
+// Socket buffers of an upgraded connection. net/http's are 4 KiB each;
+// a realtime connection reads small client messages and writes frames
+// the library flushes whole, so it keeps small ones.
+const (
+	readBufferSize  = 256
+	writeBufferSize = 512
 )
 
 const slowReason = "slow consumer: messages were not read in time"
@@ -86,34 +106,36 @@ type closeReq struct {
 	discard bool
 }
 
-// Serve upgrades an authenticated request and runs the connection until
-// it ends. Authentication happened before: a dead token never upgrades.
+// Serve upgrades an authenticated request, registers the connection and
+// returns; the connection runs on in goroutines of its own until it ends.
+// Authentication happened before: a dead token never upgrades.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
-	ws, err := websocket.Accept(sendBuffer{w, h.cfg.SendBuffer}, r, &websocket.AcceptOptions{
+	var c *conn
+	ws, err := websocket.Accept(socket{w, h.cfg.SendBuffer}, r, &websocket.AcceptOptions{
 		// The caller checked the Origin against the app's corsOrigins
 		// (the library only knows same-origin or a fixed pattern list).
 		InsecureSkipVerify: true,
+		OnPongReceived:     func(context.Context, []byte) { c.seen() },
 	})
 	if err != nil {
 		return // Accept wrote the HTTP error
 	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
-	c := &conn{
-		h: h, ws: ws, sess: sess, key: store.UserKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
-		send: make(chan []byte, h.cfg.QueueSize), closing: make(chan closeReq, 1), pwakeup: make(chan struct{}, 1),
-	}
 	ctx, abort := context.WithCancel(context.WithoutCancel(r.Context()))
-	defer abort()
-	c.abort = abort
+	c = &conn{
+		h: h, ws: ws, sess: sess, key: store.UserKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
+		ctx: ctx, abort: abort, closed: make(chan struct{}),
+	}
+	c.seen()
 	// "connected" must be the first message (docs/realtime.md; the SDK reports
 	// OnConnected on it). Queue it before registering: once registered, the
 	// connection receives other users' presence events, and queued later it
-	// could follow one of them. Nothing is written until the writer starts,
+	// could follow one of them. Nothing is written until a writer starts,
 	// after a successful registration, so a refused connection never sees it.
-	c.send <- mustJSON(struct {
+	c.queue = append(c.queue, mustJSON(struct {
 		Type string `json:"type"`
 		UID  string `json:"uid"`
-	}{"connected", sess.UID})
+	}{"connected", sess.UID}))
 	if err := h.register(ctx, c); err != nil {
 		// errClosed, and anything unforeseen: the client should try again.
 		code, reason := websocket.StatusTryAgainLater, "server shutting down"
@@ -122,10 +144,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 		case errors.Is(err, errTooMany):
 			code, reason = CloseTooManyConnections, "too many connections for this user (limit "+strconv.Itoa(h.cfg.MaxPerUser)+")"
 		case errors.As(err, &rv):
-			c.write(ctx, revokedMsg(Reason(rv)))
+			c.write(revokedMsg(Reason(rv)))
 			code, reason = CloseRevoked, string(rv)
 		}
 		ws.Close(code, reason)
+		abort()
 		return
 	}
 	if sess.ExpiresAt > 0 {
@@ -136,27 +159,21 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	}
 	// Registered before the first message is written, so a revocation that
 	// races the client's OnConnected still reaches this connection.
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(ctx)
-	}()
-	c.readLoop(ctx)
-	h.dropped(c)
-	c.shutdown(closeReq{code: websocket.StatusNormalClosure})
-	<-writerDone
-	ws.CloseNow()
-	if c.expiry != nil {
-		c.expiry.Stop()
-	}
+	c.feed.join(c)
+	c.mu.Lock()
+	c.kickLocked()
+	c.mu.Unlock()
+	go c.readLoop()
 }
 
-func (c *conn) readLoop(ctx context.Context) {
+// readLoop reads the client until the connection ends, then cleans up.
+func (c *conn) readLoop() {
 	for {
-		_, data, err := c.ws.Read(ctx)
+		_, data, err := c.ws.Read(c.ctx)
 		if err != nil {
-			return
+			break
 		}
+		c.seen()
 		// Clients may ping at the application level (browsers cannot send
 		// WebSocket pings); everything else is ignored.
 		var m struct{ Type string }
@@ -164,158 +181,214 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.enqueue([]byte(`{"type":"pong"}`))
 		}
 	}
-}
-
-func (c *conn) writeLoop(ctx context.Context) {
-	ping := time.NewTicker(c.h.cfg.PingInterval)
-	defer ping.Stop()
-	for {
-		select {
-		case msg := <-c.send:
-			if c.write(ctx, msg) != nil {
-				c.ws.CloseNow()
-				return
-			}
-		case <-c.pwakeup:
-			// Queued messages first: "connected" precedes any presence.
-			if !c.drainSend(ctx) || !c.flushPresence(ctx) {
-				c.ws.CloseNow()
-				return
-			}
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				c.ws.CloseNow()
-				return
-			}
-		case cr := <-c.closing:
-			// Flush what was queued before the close (presence, the
-			// revocation notice), then close.
-			for !cr.discard {
-				select {
-				case msg := <-c.send:
-					c.write(ctx, msg)
-					continue
-				default:
-				}
-				break
-			}
-			if cr.msg != nil {
-				c.write(ctx, cr.msg)
-			}
-			if cr.code != 0 {
-				c.ws.Close(cr.code, cr.reason)
-			}
-			c.ws.CloseNow()
-			return
-		}
+	c.h.dropped(c)
+	c.shutdown(closeReq{code: websocket.StatusNormalClosure})
+	// Let the writer finish what it is sending (a revocation notice and its
+	// close frame); a writer that cannot is dropped with the socket.
+	select {
+	case <-c.closed:
+	case <-time.After(c.h.cfg.WriteTimeout):
+	}
+	c.ws.CloseNow()
+	c.abort()
+	c.feed.leave(c)
+	if c.expiry != nil {
+		c.expiry.Stop()
 	}
 }
 
-func (c *conn) drainSend(ctx context.Context) bool {
+func (c *conn) seen() {
+	if c != nil {
+		c.lastSeen.Store(time.Now().UnixNano())
+	}
+}
+
+// kickLocked starts a writer unless one runs (c.mu held).
+func (c *conn) kickLocked() {
+	if !c.writing {
+		c.writing = true
+		c.parked.Store(false)
+		go c.writeLoop()
+	}
+}
+
+// writeLoop sends what is queued, then presence, until there is nothing
+// left; then it parks the connection and ends. A close request ends the
+// connection.
+func (c *conn) writeLoop() {
 	for {
-		select {
-		case msg := <-c.send:
-			if c.write(ctx, msg) != nil {
-				return false
+		c.mu.Lock()
+		queue, cr := c.queue, c.closeRq
+		c.queue, c.dirty = nil, false
+		c.mu.Unlock()
+		if cr != nil {
+			c.close(queue, cr)
+			return
+		}
+		// Queued messages first: "connected" precedes any presence.
+		for _, msg := range queue {
+			if c.write(msg) != nil {
+				c.fail()
+				return
 			}
-		default:
+		}
+		if !c.flushPresence() {
+			c.fail()
+			return
+		}
+		c.mu.Lock()
+		if len(c.queue) > 0 || c.closeRq != nil || c.dirty {
+			c.mu.Unlock()
+			continue
+		}
+		// Idle: park, so the next feed update starts a writer. The seq is
+		// read after the flag is set, and an update stores the seq before
+		// it reads the flag: one of the two sees the other.
+		c.parked.Store(true)
+		if c.cursor.Load() != c.feed.seq.Load() && c.parked.CompareAndSwap(true, false) {
+			c.mu.Unlock()
+			continue
+		}
+		c.writing = false
+		c.mu.Unlock()
+		return
+	}
+}
+
+// close flushes what was queued before the close (presence, the
+// revocation notice), unless told to discard it, then closes.
+func (c *conn) close(queue [][]byte, cr *closeReq) {
+	defer close(c.closed)
+	if !cr.discard {
+		for _, msg := range queue {
+			if c.write(msg) != nil {
+				break
+			}
+		}
+	}
+	if cr.msg != nil {
+		c.write(cr.msg)
+	}
+	if cr.code != 0 {
+		c.ws.Close(cr.code, cr.reason)
+	}
+	c.ws.CloseNow()
+}
+
+// fail ends a connection whose socket failed; the reader sees it and
+// cleans up.
+func (c *conn) fail() {
+	c.ws.CloseNow()
+	c.mu.Lock()
+	if c.closeRq == nil {
+		c.closeRq = &closeReq{}
+	}
+	c.mu.Unlock()
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+}
+
+// flushPresence sends the feed's entries past the cursor: one "presence"
+// message for a single event, else "presence_batch" frames of at most
+// maxBatch events. The frame exists only while it is written.
+func (c *conn) flushPresence() bool {
+	var batch [][]byte
+	// A few frames per pass, then back to the queue: a close must not wait
+	// for a storm to end (the writer comes back for the rest).
+	for range 8 {
+		var seq uint64
+		batch, seq = c.feed.since(c.cursor.Load(), c, maxBatch, batch[:0])
+		c.cursor.Store(seq)
+		if len(batch) > 0 && c.write(presenceFrame(batch)) != nil {
+			return false
+		}
+		if seq == c.feed.seq.Load() {
 			return true
 		}
 	}
-}
-
-func (c *conn) flushPresence(ctx context.Context) bool {
-	c.pmu.Lock()
-	order, pending := c.porder, c.pending
-	c.porder, c.pending, c.pbytes = nil, nil, 0
-	c.pmu.Unlock()
-	for _, uid := range order {
-		if c.write(ctx, pending[uid]) != nil {
-			return false
-		}
-	}
+	c.mu.Lock()
+	c.dirty = true
+	c.mu.Unlock()
 	return true
 }
 
-// enqueuePresence records uid's latest presence for this connection; it
-// never blocks.
-func (c *conn) enqueuePresence(uid string, msg []byte) {
-	c.pmu.Lock()
-	old, ok := c.pending[uid]
-	users, bytes := len(c.porder), c.pbytes-len(old)+len(msg)
-	if !ok {
-		users++
+func presenceFrame(batch [][]byte) []byte {
+	if len(batch) == 1 {
+		j := batch[0]
+		b := make([]byte, 0, len(j)+18)
+		b = append(b, `{"type":"presence",`...)
+		return append(b, j[1:]...)
 	}
-	if users > hardFactor*maxPendingPresence || bytes > hardFactor*maxPendingBytes {
-		c.porder, c.pending, c.pbytes = nil, nil, 0 // free it now
-		c.pmu.Unlock()
-		c.slow()
-		return
+	n := 40
+	for _, j := range batch {
+		n += len(j) + 1
 	}
-	if (users > maxPendingPresence || bytes > maxPendingBytes) && !c.pwatch {
-		c.pwatch = true
-		time.AfterFunc(stallAfter, c.checkStall)
-	}
-	if !ok {
-		if c.pending == nil {
-			c.pending = map[string][]byte{}
+	b := make([]byte, 0, n)
+	b = append(b, `{"type":"presence_batch","events":[`...)
+	for i, j := range batch {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		c.porder = append(c.porder, uid)
+		b = append(b, j...)
 	}
-	c.pending[uid] = msg
-	c.pbytes += len(msg) - len(old)
-	c.pmu.Unlock()
-	select {
-	case c.pwakeup <- struct{}{}:
-	default:
-	}
+	return append(b, ']', '}')
 }
 
-func (c *conn) write(ctx context.Context, msg []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
-	defer cancel()
+// hears reports whether this connection is told about e: never about its
+// own user, and only what its presence filter asks for.
+func (c *conn) hears(e *feedEntry) bool {
+	return e.uid != c.sess.UID && c.sess.Presence.allows(e.role)
+}
+
+// wake tells the connection the feed moved; it never blocks.
+func (c *conn) wake() {
+	c.mu.Lock()
+	c.dirty = true
+	if c.closeRq == nil {
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+// write sends one message. Its deadline is the hub's sweep: a write that
+// has made no progress for WriteTimeout is aborted there.
+func (c *conn) write(msg []byte) error {
 	c.writeStart.Store(time.Now().UnixNano())
 	defer c.writeStart.Store(0)
-	return c.ws.Write(wctx, websocket.MessageText, msg)
+	return c.ws.Write(c.ctx, websocket.MessageText, msg)
 }
 
 // stalled reports whether the frame being written has made no progress
-// for stallAfter (frames are small: one that takes a second is not moving).
-func (c *conn) stalled() bool {
+// for d (frames are small: one that takes a second is not moving).
+func (c *conn) stalled(d time.Duration) bool {
 	ws := c.writeStart.Load()
-	return ws != 0 && time.Since(time.Unix(0, ws)) >= stallAfter
+	return ws != 0 && time.Since(time.Unix(0, ws)) >= d
 }
 
-// checkStall runs stallAfter after the connection went past the soft bound:
-// still past it with its socket stalled, it is a slow consumer.
-func (c *conn) checkStall() {
-	c.pmu.Lock()
-	over := len(c.porder) > maxPendingPresence || c.pbytes > maxPendingBytes
-	if over && c.stalled() {
-		c.porder, c.pending, c.pbytes = nil, nil, 0
-		c.pmu.Unlock()
+// behind reports whether presence waits for this connection.
+func (c *conn) behind() bool {
+	return c.feed != nil && c.cursor.Load() < c.feed.seq.Load()
+}
+
+// enqueue queues a message; it never blocks: a client that cannot keep up
+// is disconnected rather than allowed to stall the sender.
+func (c *conn) enqueue(msg []byte) {
+	c.mu.Lock()
+	if c.closeRq != nil {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue) >= c.h.cfg.QueueSize {
+		c.mu.Unlock()
 		c.slow()
 		return
 	}
-	if over {
-		time.AfterFunc(stallAfter/4, c.checkStall)
-	} else {
-		c.pwatch = false
-	}
-	c.pmu.Unlock()
-}
-
-// enqueue never blocks: a client that cannot keep up is disconnected
-// rather than allowed to stall the sender.
-func (c *conn) enqueue(msg []byte) {
-	select {
-	case c.send <- msg:
-	default:
-		c.slow()
-	}
+	c.queue = append(c.queue, msg)
+	c.kickLocked()
+	c.mu.Unlock()
 }
 
 // slow disconnects a slow consumer. If the writer is idle, the 4008 close
@@ -331,32 +404,65 @@ func (c *conn) slow() {
 	}
 }
 
-// sendBuffer sizes the kernel send buffer of the connection the WebSocket
-// library hijacks.
-type sendBuffer struct {
-	http.ResponseWriter
-	size int
+// shutdown asks the writer to close the connection (the first request wins).
+func (c *conn) shutdown(cr closeReq) {
+	c.mu.Lock()
+	if c.closeRq == nil {
+		c.closeRq = &cr
+		c.kickLocked()
+	}
+	c.mu.Unlock()
 }
 
-func (s sendBuffer) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+// ping checks the client is there when it has been silent for the ping
+// interval: a WebSocket ping, answered by any client that reads. It runs
+// in a goroutine of its own only while the ping is out.
+func (c *conn) ping() {
+	if !c.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.pinging.Store(false)
+		ctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.WriteTimeout)
+		defer cancel()
+		if err := c.ws.Ping(ctx); err != nil {
+			c.ws.CloseNow() // the reader sees it and cleans up
+			return
+		}
+		c.seen()
+	}()
+}
 
-func (s sendBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+// socket sizes the kernel send buffer and the bufio buffers of the
+// connection the WebSocket library hijacks.
+type socket struct {
+	http.ResponseWriter
+	sendBuffer int
+}
+
+func (s socket) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s socket) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
-	if err != nil || s.size < 0 {
+	if err != nil {
 		return nc, brw, err
 	}
-	raw := nc
-	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok { // TLS
-		raw = tc.NetConn()
+	if s.sendBuffer >= 0 {
+		raw := nc
+		if tc, ok := nc.(interface{ NetConn() net.Conn }); ok { // TLS
+			raw = tc.NetConn()
+		}
+		if tc, ok := raw.(*net.TCPConn); ok {
+			tc.SetWriteBuffer(s.sendBuffer)
+		}
 	}
-	if tc, ok := raw.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(s.size)
+	// net/http's 4 KiB buffers go back to the garbage collector; bytes the
+	// client sent right after its request stay in the old reader.
+	r := brw.Reader
+	if r.Buffered() == 0 {
+		r = bufio.NewReaderSize(nc, readBufferSize)
 	}
-	return nc, brw, nil
-}
-
-func (c *conn) shutdown(cr closeReq) {
-	c.once.Do(func() { c.closing <- cr })
+	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(nc, writeBufferSize)), nil
 }
 
 func mustJSON(v any) []byte {

@@ -41,6 +41,7 @@ type Event struct {
 	Reason       string   `json:"r,omitempty"`
 	Status       string   `json:"s,omitempty"`
 	LastActiveAt int64    `json:"t,omitempty"`
+	Role         string   `json:"ro,omitempty"` // KindPresence: the user's role, for presence filters
 	Before       int64    `json:"b,omitempty"` // KindRevokeBefore
 }
 

@@ -20,6 +20,7 @@ func (h *Hub) Start(ctx context.Context) error {
 // lapsed (crashed), and applies other nodes' events, until ctx ends.
 func (h *Hub) Run(ctx context.Context) {
 	go h.bus.Run(ctx, h.applyRemote)
+	go h.sweep(ctx)
 	go h.runLive(ctx)
 	tick := time.NewTicker(h.cfg.Lease / 3)
 	defer tick.Stop()

@@ -12,7 +12,7 @@ func (h *Hub) userLock(key string) *sync.Mutex {
 	return &h.userLocks[maphash.String(h.seed, key)%uint64(len(h.userLocks))]
 }
 
-func (h *Hub) markOnline(ctx context.Context, appID, uid string) {
+func (h *Hub) markOnline(ctx context.Context, appID, uid, role string) {
 	key := store.UserKey(appID, uid)
 	l := h.userLock(key)
 	l.Lock()
@@ -41,7 +41,7 @@ func (h *Hub) markOnline(ctx context.Context, appID, uid string) {
 	h.marked[key] = true
 	h.mu.Unlock()
 	if !was {
-		h.announce(ctx, Event{Kind: KindPresence, AppID: appID, UID: uid, Status: "online", LastActiveAt: now})
+		h.announce(ctx, Event{Kind: KindPresence, AppID: appID, UID: uid, Role: role, Status: "online", LastActiveAt: now})
 	}
 }
 
@@ -60,7 +60,7 @@ func (h *Hub) remarkAll(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	for _, u := range users {
-		h.markOnline(ctx, u.AppID, u.UID)
+		h.markOnline(ctx, u.AppID, u.UID, u.Role)
 	}
 }
 
@@ -101,22 +101,24 @@ func (h *Hub) announce(ctx context.Context, ev Event) {
 	h.publish(ctx, ev)
 }
 
+// broadcastPresence puts a presence event in its app's feed, from which
+// every connection of the app takes it (feed.go).
 func (h *Hub) broadcastPresence(ev Event) {
-	msg := mustJSON(struct {
-		Type         string `json:"type"`
-		UID          string `json:"uid"`
-		Status       string `json:"status"`
-		LastActiveAt int64  `json:"lastActiveAt"`
-	}{"presence", ev.UID, ev.Status, ev.LastActiveAt})
+	h.feedOf(ev.AppID).update(ev)
+}
+
+// feedOf returns an app's presence feed, making it if need be.
+func (h *Hub) feedOf(appID string) *feed {
 	h.mu.Lock()
-	targets := make([]*conn, 0, len(h.byApp[ev.AppID]))
-	for c := range h.byApp[ev.AppID] {
-		if c.sess.UID != ev.UID {
-			targets = append(targets, c)
-		}
+	defer h.mu.Unlock()
+	return h.feedOfLocked(appID)
+}
+
+func (h *Hub) feedOfLocked(appID string) *feed {
+	f := h.feeds[appID]
+	if f == nil {
+		f = newFeed()
+		h.feeds[appID] = f
 	}
-	h.mu.Unlock()
-	for _, c := range targets {
-		c.enqueuePresence(ev.UID, msg)
-	}
+	return f
 }

@@ -181,6 +181,17 @@ func (c *client) read() {
 		}
 		m := msg{raw: string(data), at: time.Now()}
 		json.Unmarshal(data, &m.m)
+		if evs, ok := m.m["events"].([]any); ok && m.str("type") == "presence_batch" {
+			for _, ev := range evs { // one presence event per entry, as the SDKs do
+				e, _ := ev.(map[string]any)
+				if e == nil {
+					e = map[string]any{}
+				}
+				e["type"] = "presence"
+				c.msgs <- msg{m: e, raw: m.raw, at: m.at}
+			}
+			continue
+		}
 		c.msgs <- m
 	}
 }

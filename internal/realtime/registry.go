@@ -47,6 +47,7 @@ type Hub struct {
 	byToken map[string]map[*conn]struct{}
 	byUser  map[string]map[*conn]struct{}
 	byApp   map[string]map[*conn]struct{}
+	feeds   map[string]*feed // app → presence feed
 	marked  map[string]bool        // users this node has recorded online
 	grace   map[string]*graceEntry // user key → pending offline after a drop
 	// drops are the tokens of a user's connections that dropped within the
@@ -73,7 +74,7 @@ type Hub struct {
 
 	// userLocks serialise presence changes of one user on this node
 	// (striped, so users do not wait on each other).
-	userLocks [64]sync.Mutex
+	userLocks [4096]sync.Mutex
 }
 
 // New makes a hub. Call Run to keep its lease and hear other nodes.
@@ -116,6 +117,7 @@ func New(st store.Store, bus Bus, cfg Config) *Hub {
 		byToken: map[string]map[*conn]struct{}{},
 		byUser:  map[string]map[*conn]struct{}{},
 		byApp:   map[string]map[*conn]struct{}{},
+		feeds:   map[string]*feed{},
 		marked:  map[string]bool{},
 		grace:   map[string]*graceEntry{},
 		drops:   map[string]map[string]drop{},
@@ -179,6 +181,9 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 	add(h.byToken, c.hash, c)
 	add(h.byUser, c.key, c)
 	add(h.byApp, c.sess.AppID, c)
+	// It hears the app's presence from now on.
+	c.feed = h.feedOfLocked(c.sess.AppID)
+	c.cursor.Store(c.feed.seq.Load())
 	if g := h.grace[c.key]; g != nil {
 		g.timer.Stop() // a reconnect inside the grace period: no flap
 		delete(h.grace, c.key)
@@ -191,7 +196,7 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 		h.unregister(c)
 		return errRevoked(reason)
 	}
-	h.markOnline(ctx, c.sess.AppID, c.sess.UID)
+	h.markOnline(ctx, c.sess.AppID, c.sess.UID, c.sess.Role)
 	return nil
 }
 

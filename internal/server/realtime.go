@@ -35,10 +35,15 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := checkOrigin(r, c.app); err != nil {
 		return err
 	}
+	filter, err := realtime.ParsePresence(q.Get("presence"))
+	if err != nil {
+		return apierr.New(apierr.BadRequest).Field("presence", err.Error())
+	}
 	if err := checkHandshake(r); err != nil {
 		return err
 	}
-	s.hub.Serve(w, r, realtime.Session{AppID: c.app.ID, UID: c.user.UID, TokenHash: c.tok.Hash, CreatedAt: c.tok.CreatedAt, ExpiresAt: c.tok.ExpiresAt})
+	s.hub.Serve(w, r, realtime.Session{AppID: c.app.ID, UID: c.user.UID, TokenHash: c.tok.Hash,
+		CreatedAt: c.tok.CreatedAt, ExpiresAt: c.tok.ExpiresAt, Role: c.user.Role, Presence: filter})
 	return nil
 }
 

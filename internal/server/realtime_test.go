@@ -98,6 +98,19 @@ func (w *wsc) read() {
 		if json.Unmarshal(data, &msg.m) != nil {
 			msg.m = map[string]any{"type": "<not JSON>"}
 		}
+		if evs, ok := msg.m["events"].([]any); ok && msg.typ() == "presence_batch" {
+			// What the SDKs do: one presence event per entry, in order.
+			for _, ev := range evs {
+				m, _ := ev.(map[string]any)
+				if m == nil || len(m) != 3 {
+					m = map[string]any{"type": "<bad batch entry>"}
+				} else {
+					m["type"] = "presence"
+				}
+				w.msgs <- wsMsg{m: m, raw: msg.raw, at: msg.at}
+			}
+			continue
+		}
 		w.msgs <- msg
 	}
 }
