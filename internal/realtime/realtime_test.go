@@ -666,3 +666,45 @@ func TestSlowConsumerDroppedAtBound(t *testing.T) {
 		t.Error("the reading client was dropped too")
 	}
 }
+
+// Every revocation reaches its connection, with many connections coming
+// and going: each of 600 sessions is revoked (token by token, in random
+// order, while others connect) and must be told and closed within a
+// second. A connection runs in goroutines of its own after the upgrade
+// handler returns; this is the race that design must not have.
+func TestEveryRevocationCloses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	n := f.node(f.st, nil, realtime.Config{Grace: time.Minute}, true)
+	const sessions = 600
+	type live struct {
+		s realtime.Session
+		c *client
+	}
+	all := make([]live, 0, sessions)
+	for i := range sessions {
+		s := f.user(fmt.Sprintf("rev-%03d", i%60))
+		c := n.dial(t, s, true)
+		all = append(all, live{s, c})
+		if i%3 == 0 && len(all) > 10 { // revoke one while others connect
+			v := all[len(all)-10]
+			go n.hub.RevokeTokens(context.Background(), [][]byte{v.s.TokenHash}, realtime.ReasonTokenDeleted)
+		}
+	}
+	for _, v := range all {
+		go n.hub.RevokeTokens(context.Background(), [][]byte{v.s.TokenHash}, realtime.ReasonTokenDeleted)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i, v := range all {
+		select {
+		case <-v.c.done:
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("session %d of %d was never closed after its revocation", i, sessions)
+		}
+		var ce websocket.CloseError
+		if !errors.As(v.c.err, &ce) || ce.Code != realtime.CloseRevoked {
+			t.Errorf("session %d closed with %v, want 4001", i, v.c.err)
+		}
+	}
+	eventually(t, 5*time.Second, "no connection left", func() bool { return n.hub.Count() == 0 })
+}
