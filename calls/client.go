@@ -113,6 +113,14 @@ func sameSession(c1 *config, u1 *User, c2 *config, u2 *User) bool {
 	return c1.appID == c2.appID && c1.host == c2.host && u1.AuthToken == u2.AuthToken
 }
 
+// holds reports whether token is the session of c under cfg (the settings
+// of the Init that is current).
+func (c *Client) holds(cfg *config, token string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg == cfg && c.user != nil && c.user.AuthToken == token
+}
+
 func (c *Client) isLoggingIn() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -35,7 +35,7 @@ func (c *Client) sessionStarted(cfg *config, u *User, why startReason) {
 func (c *Client) sessionEnded(cfg *config, u *User, why endReason) {
 	// A revocation is reported by the connection goroutine itself, which
 	// must not wait for itself.
-	c.rtStop(why != endRevoked)
+	c.rtStop(u.AuthToken, why != endRevoked)
 }
 
 // revoked ends the local session of token after the server revoked it
@@ -49,4 +49,20 @@ func (c *Client) revoked(token string) bool {
 	}
 	c.sessionEnded(cfg, u, endRevoked)
 	return true
+}
+
+// endRevoked ends token's session after the server revoked it (or it
+// expired) and reports reason to the connection listeners, unless the
+// session had already ended here: each end is reported once, whichever
+// path (the connection, the expiry timer) gets there first.
+func (c *Client) endRevoked(token, reason string) {
+	if !c.revoked(token) {
+		return
+	}
+	c.fireConn(func(l ConnectionListener) func() {
+		if l.OnSessionRevoked == nil {
+			return nil
+		}
+		return func() { l.OnSessionRevoked(reason) }
+	}, "OnSessionRevoked")
 }
