@@ -29,9 +29,17 @@ type Client struct {
 	cfg       *config    // nil until Init succeeds
 	user      *User      // the session; nil when nobody is logged in
 	loggingIn bool       // a Login or LoginWithAuthToken is in flight
+	// current is the id of the session (GET /me/sessions) of a token, once
+	// a listing has said which one is current: LogoutSession needs it.
+	current struct{ token, id string }
 
 	lmu            sync.Mutex
 	loginListeners map[string]LoginListener
+
+	// refreshGate is held (write) by a token refresh from before it asks
+	// the TokenProvider until the new token is the session, and (read) by
+	// LogoutOtherSessions, which would otherwise end the new token.
+	refreshGate sync.RWMutex
 
 	rt realtime // the live connection and its listeners (realtime.go)
 }
@@ -341,16 +349,33 @@ func (c *Client) logout(ctx context.Context) *Error {
 	if e != nil {
 		return e
 	}
+	c.endLocally(ctx, cfg, u)
+	return nil
+}
+
+// logoutToken is Logout of token's session; it reports false, doing
+// nothing, when token is no longer the session.
+func (c *Client) logoutToken(ctx context.Context, token string) bool {
+	cfg, u, e := c.dropSession(token)
+	if e != nil {
+		return false
+	}
+	c.endLocally(ctx, cfg, u)
+	return true
+}
+
+// endLocally finishes the logout of u, whose local session is dropped.
+func (c *Client) endLocally(ctx context.Context, cfg *config, u *User) {
 	// Revoke first, then close: the server ends presence at once for a
 	// revoked session, but a socket that closes first reads as a dropped
 	// connection, and others would hear "offline" only after its grace
 	// period. The local session is already gone, so the revocation notice
 	// the socket may still receive is not reported as OnSessionRevoked.
-	e = cfg.endSession(ctx, u.AuthToken)
+	e := cfg.endSession(ctx, u.AuthToken)
 	c.sessionEnded(cfg, u, endLogout)
 	if e != nil {
 		switch e.Code {
-		case "AUTH_ERR_AUTH_TOKEN_NOT_FOUND":
+		case codeTokenNotFound:
 			cfg.log.Info("callgate: logged out; the server already considered the auth token revoked or expired",
 				"app", cfg.appID, "uid", u.UID)
 		default:
@@ -358,7 +383,6 @@ func (c *Client) logout(ctx context.Context) *Error {
 				"app", cfg.appID, "uid", u.UID, "code", e.Code, "err", e.Description)
 		}
 	}
-	return nil
 }
 
 // dropSession clears the local session (store, then memory) and returns

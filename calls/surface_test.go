@@ -53,6 +53,20 @@ var (
 	_ func() []string                                       = calls.RevokedReasons
 	_ string                                                = calls.RevokedLogout + calls.RevokedTokenDeleted + calls.RevokedTokensFlushed + calls.RevokedUserDeleted + calls.RevokedUserDeactivated + calls.RevokedTokenExpired
 
+	// A user's own sessions.
+	_ func(context.Context) ([]calls.Session, error)                = calls.ListSessions
+	_ func(context.Context, string) error                           = calls.LogoutSession
+	_ func(context.Context) (int, error)                            = calls.LogoutOtherSessions
+	_ func(*calls.Client, context.Context) ([]calls.Session, error) = (*calls.Client).ListSessions
+	_ func(*calls.Client, context.Context, string) error            = (*calls.Client).LogoutSession
+	_ func(*calls.Client, context.Context) (int, error)             = (*calls.Client).LogoutOtherSessions
+	_                                                               = calls.Session{
+		ID: "", Platform: "", DeviceID: "", UserAgent: "",
+		CreatedAt: int64(0), LastUsedAt: int64(0), ExpiresAt: int64(0),
+		Current: false, Connected: false,
+	}
+	_ string = calls.RevokedLoggedOutElsewhere
+
 	_ = calls.AppSettings{
 		AppID: "", Region: "", Host: "", AuthKey: "",
 		SessionStore: calls.SessionStore(nil), HTTPClient: (*http.Client)(nil),
@@ -68,6 +82,7 @@ var (
 	_ = calls.User{
 		UID: "", Name: "", Avatar: "", Status: "", AuthToken: "",
 		Link: "", Role: "", Metadata: map[string]any{}, LastActiveAt: int64(0),
+		AuthTokenExpiresAt: int64(0),
 	}
 	_ calls.SessionStore = sessionStoreShape(nil)
 )
