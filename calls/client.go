@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 )
 
@@ -41,7 +42,8 @@ type Client struct {
 	// LogoutOtherSessions, which would otherwise end the new token.
 	refreshGate sync.RWMutex
 
-	rt realtime // the live connection and its listeners (realtime.go)
+	rt  realtime // the live connection and its listeners (realtime.go)
+	exp expiry   // the session's expiry timers and token refresh (expiry.go)
 }
 
 // New returns an independent, initialised client. Like Init it validates s
@@ -87,6 +89,11 @@ func (c *Client) Init(s AppSettings) error {
 	c.commitMu.Unlock()
 
 	if sameSession(oldCfg, old, cfg, restored) {
+		if restored != nil {
+			// Same session, new settings: the expiry timers follow them
+			// (TokenWillExpireBefore, TokenProvider).
+			c.arm(cfg, restored.clone())
+		}
 		return nil
 	}
 	if old != nil {
@@ -109,6 +116,11 @@ func restore(cfg *config) *User {
 	if u != nil && (u.UID == "" || u.AuthToken == "") {
 		cfg.log.Warn("callgate: ignoring a saved session without uid or auth token; nobody is logged in",
 			"app", cfg.appID)
+		return nil
+	}
+	if u != nil && u.AuthTokenExpiresAt > 0 && time.Now().Unix() >= u.AuthTokenExpiresAt {
+		cfg.log.Info("callgate: the saved session's auth token has expired; nobody is logged in",
+			"app", cfg.appID, "uid", u.UID, "expiredAt", u.AuthTokenExpiresAt)
 		return nil
 	}
 	return u.clone() // a custom store may keep the pointer it returned
@@ -279,13 +291,27 @@ func notInitialized() *Error {
 // server to end the session u replaces. It runs while c.loggingIn is set,
 // so Init cannot have replaced cfg.
 func (c *Client) commit(ctx context.Context, cfg *config, u *User) *User {
+	prev, _ := c.install(cfg, u, "")
+	c.endReplaced(ctx, cfg, prev, u)
+	return u.clone()
+}
+
+// install makes u the session — store, then memory, then the hooks
+// (realtime, expiry timers) — and returns the session it replaced. With
+// onlyIf set it does so only while the session is still onlyIf's under
+// cfg, and reports whether it did.
+func (c *Client) install(cfg *config, u *User, onlyIf string) (prev *User, ok bool) {
 	c.commitMu.Lock()
+	if onlyIf != "" && !c.holds(cfg, onlyIf) {
+		c.commitMu.Unlock()
+		return nil, false
+	}
 	if err := cfg.store.Save(cfg.appID, u.clone()); err != nil {
 		cfg.log.Warn("callgate: could not save the session; you are logged in, but only until this process ends",
 			"app", cfg.appID, "uid", u.UID, "err", err)
 	}
 	c.mu.Lock()
-	prev := c.user
+	prev = c.user
 	c.user = u
 	c.mu.Unlock()
 	c.commitMu.Unlock()
@@ -294,17 +320,22 @@ func (c *Client) commit(ctx context.Context, cfg *config, u *User) *User {
 		c.sessionEnded(cfg, prev, endReplaced)
 	}
 	c.sessionStarted(cfg, u.clone(), startLogin)
-	if prev != nil && prev.AuthToken != u.AuthToken {
-		// The new session is in place; now end the old one on the server.
-		// The caller's cancellation must not leave it live.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctxOrBackground(ctx)), cleanupTimeout)
-		if e := cfg.endSession(dctx, prev.AuthToken); e != nil && e.Code != "AUTH_ERR_AUTH_TOKEN_NOT_FOUND" {
-			cfg.log.Warn("callgate: could not log the previous user out on the server; their auth token may still be live",
-				"app", cfg.appID, "uid", prev.UID, "code", e.Code, "err", e.Description)
-		}
-		cancel()
+	return prev, true
+}
+
+// endReplaced ends on the server the session prev that u replaced.
+func (c *Client) endReplaced(ctx context.Context, cfg *config, prev, u *User) {
+	if prev == nil || prev.AuthToken == u.AuthToken {
+		return
 	}
-	return u.clone()
+	// The new session is in place; now end the old one on the server.
+	// The caller's cancellation must not leave it live.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctxOrBackground(ctx)), cleanupTimeout)
+	defer cancel()
+	if e := cfg.endSession(dctx, prev.AuthToken); e != nil && e.Code != codeTokenNotFound {
+		cfg.log.Warn("callgate: could not log the previous session out on the server; its auth token may still be live",
+			"app", cfg.appID, "uid", prev.UID, "code", e.Code, "err", e.Description)
+	}
 }
 
 // discardToken revokes a token that was created but could not start a

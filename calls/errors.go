@@ -39,6 +39,11 @@ const (
 	// ErrAuthTokenMissing: GenerateToken was called with nobody logged in
 	// (there is no auth token to mint the call token with).
 	ErrAuthTokenMissing = "ERROR_AUTH_TOKEN_MISSING"
+	// ErrTokenRefreshFailed: a refresh with AppSettings.TokenProvider
+	// failed (reported to OnLoginFailure; the SDK retries with backoff
+	// until the token expires). The description says why: the provider
+	// failed or returned no new token, or the server refused the token.
+	ErrTokenRefreshFailed = "ERROR_TOKEN_REFRESH_FAILED"
 )
 
 // Error is every error the SDK returns: a stable Code to match on and a

@@ -27,9 +27,11 @@ type UserListener struct {
 // on always reaches it); OnDisconnected when it drops (the SDK reconnects
 // with backoff) or closes; OnSessionRevoked when the server ends the
 // session (logout elsewhere, token deleted or expired, user deleted or
-// deactivated — reason says which, one of the Revoked… constants). It is
-// never called for the client's own Logout; by the time it runs the local
-// session and store are cleared.
+// deactivated — reason says which, one of the Revoked… constants), or the
+// SDK ends it at its token's expiry (RevokedTokenExpired; then on a
+// goroutine of the SDK, realtime or not). Each end is reported once. It
+// is never called for the client's own Logout; by the time it runs the
+// local session and store are cleared.
 type ConnectionListener struct {
 	OnConnected, OnDisconnected func()
 	OnSessionRevoked            func(reason string)
@@ -293,8 +295,12 @@ func (c *Client) rtOnce(ctx context.Context, rc *rtConn) (connected, over bool) 
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized && rtDeadToken(resp) {
 			// The token died while we were away (logged out elsewhere,
-			// deleted): the session is over.
-			return false, c.rtRevoked(ctx, rc, RevokedTokenDeleted)
+			// deleted, expired): the session is over.
+			reason := RevokedTokenDeleted
+			if c.expired(token) {
+				reason = RevokedTokenExpired
+			}
+			return false, c.rtRevoked(ctx, rc, reason)
 		}
 		cfg.log.Debug("callgate: realtime connection failed; retrying", "err", err)
 		return false, false

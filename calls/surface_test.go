@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/callgate/callgate/calls"
 )
@@ -71,6 +72,8 @@ var (
 		AppID: "", Region: "", Host: "", AuthKey: "",
 		SessionStore: calls.SessionStore(nil), HTTPClient: (*http.Client)(nil),
 		DisableRealtime: false, Logger: (*slog.Logger)(nil),
+		TokenProvider:         func(context.Context) (string, error) { return "", nil },
+		TokenWillExpireBefore: time.Duration(0),
 	}
 	_ = calls.Error{Code: "", Description: ""}
 	_ = calls.LoginListener{
@@ -78,8 +81,11 @@ var (
 		OnLoginFailure:  func(*calls.Error) {},
 		OnLogoutSuccess: func() {},
 		OnLogoutFailure: func(*calls.Error) {},
+
+		OnAuthTokenWillExpire: func(expiresAt int64) {},
 	}
-	_ = calls.User{
+	_ string = calls.ErrTokenRefreshFailed
+	_        = calls.User{
 		UID: "", Name: "", Avatar: "", Status: "", AuthToken: "",
 		Link: "", Role: "", Metadata: map[string]any{}, LastActiveAt: int64(0),
 		AuthTokenExpiresAt: int64(0),
