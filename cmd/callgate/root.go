@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newSigningKeysCmd(),
 		newUsersCmd(),
 		newTokensCmd(),
+		newAuditCmd(),
 		// A user's session through the Go SDK, and call tokens.
 		newLoginCmd(),
 		newWhoamiCmd(),
