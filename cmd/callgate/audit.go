@@ -100,9 +100,10 @@ database — SQLite in --data or PostgreSQL with --db. A server writes its event
 within 200 ms, so an offline read may miss the very newest.
 
 Filters (all optional, combined with and):
-  --action A    one action: ` + strings.Join(wire.AuditActions, ", ") + `
+  --action A    one action: ` + wrapList(wire.AuditActions, 52, "\n                ") + `
   --actor X     an API key's id, or cli for the offline CLI's events
-  --target T    what was acted on: a uid, an API key's id, a signing key's kid, the app's id
+  --target T    what was acted on: a uid, an API key's id, a signing key's
+                kid, the app's id
   --since T     events at or after T; --until T: at or before T. T is an RFC 3339
                 time (2026-11-30T09:00:00Z), a date (2026-11-30: --since its start,
                 --until its end, local time), unix seconds, or a duration meaning
@@ -139,6 +140,28 @@ Events are kept for the server's --audit-retention (90 days by default).`,
 	fs.IntVar(&limit, "limit", 100, "events per page (1–1000)")
 	fs.IntVar(&page, "page", 1, "page number, from 1")
 	return cmd
+}
+
+// wrapList joins items with ", ", breaking lines (with sep) before width.
+func wrapList(items []string, width int, sep string) string {
+	var b strings.Builder
+	line := 0
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(",")
+			line++
+			if line+1+len(it) > width {
+				b.WriteString(sep)
+				line = 0
+			} else {
+				b.WriteString(" ")
+				line++
+			}
+		}
+		b.WriteString(it)
+		line += len(it)
+	}
+	return b.String()
 }
 
 // auditFlags checks the flags of audit and turns them into a query.
