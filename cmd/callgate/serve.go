@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +44,7 @@ type serveFlags struct {
 	publicURL      string
 	callLeeway     time.Duration
 	masterKeyFile  string
+	auditRetention string
 }
 
 func newServeCmd() *cobra.Command {
@@ -77,6 +80,7 @@ five sample users, prints them, and writes {data}/dev-credentials.json.`,
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
 	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound)")
 	fs.DurationVar(&f.callLeeway, "call-token-leeway", 30*time.Second, "clock skew allowed when verifying call tokens (exp, nbf, iat); 0 allows none")
+	fs.StringVar(&f.auditRetention, "audit-retention", "2160h", `how long audit events are kept (2160h = 90 days; 720h, 30d…); 0 or "forever" keeps them`)
 	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "file holding 32 random bytes (hex or base64; mode 0600) that encrypt the call-token signing keys at rest; without it they are stored raw in the (0600) database")
 	return cmd
 }
@@ -138,6 +142,10 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	if leeway == 0 {
 		leeway = -1 // server.Config: negative means none, 0 the default
 	}
+	retention, err := auditRetention(f.auditRetention)
+	if err != nil {
+		return err
+	}
 	// Everything callgate writes holds or guards secrets: keep it private.
 	syscall.Umask(0o077)
 	if f.db == "" {
@@ -174,7 +182,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		OnRemote: func(ev realtime.Event) { srv.OnRemote(ev) },
 	})
 	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Hub: hub,
-		PublicURL: publicURL, CallTokenLeeway: leeway, MasterKey: masterKey})
+		PublicURL: publicURL, CallTokenLeeway: leeway, AuditRetention: retention, MasterKey: masterKey})
 	defer srv.Close()
 	if err := hub.Start(ctx); err != nil {
 		ln.Close()
@@ -228,6 +236,41 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	}
 	log.Info("callgate stopped")
 	return err
+}
+
+// auditRetention turns --audit-retention into server.Config.AuditRetention,
+// whose 0 means the default (90 days) and a negative value for ever: here
+// 0 and "forever" keep events for ever.
+func auditRetention(s string) (time.Duration, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	if v == "forever" || v == "0" {
+		return -1, nil
+	}
+	d, err := parseLongDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--audit-retention %q: want a duration such as 2160h or 90d (days), or 0 or forever to keep audit events for ever", s)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	if d < time.Hour {
+		return 0, fmt.Errorf("--audit-retention %s: keep audit events an hour at least (or 0 / forever for ever)", s)
+	}
+	return d, nil
+}
+
+// parseLongDuration parses a Go duration (90m, 2160h) or a whole number of
+// days (90d).
+func parseLongDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok && digits.MatchString(n) {
+		days, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || days > math.MaxInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("%q: too many days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // isLoopback reports whether addr binds only the loopback interface.

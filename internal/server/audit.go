@@ -92,6 +92,9 @@ func NewAuditID() string {
 // audit records an admin write by the request's API key. details must hold
 // no secret.
 func (s *Server) audit(r *http.Request, c *call, action, target string, details map[string]any) {
+	if s.noAudit.Load() {
+		return
+	}
 	var d json.RawMessage
 	if len(details) > 0 {
 		d, _ = json.Marshal(details)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +62,9 @@ type Server struct {
 	sessions  *sessionCache
 	touch     *toucher
 	auditLog  *auditor
+	// noAudit stops recording audit events; only the tests set it, to
+	// measure what recording costs (docs/benchmarks.md).
+	noAudit   atomic.Bool
 	apps      *ttlCache[*store.App]
 	keys      *ttlCache[*store.APIKey]
 	hub       *realtime.Hub
