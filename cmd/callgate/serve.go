@@ -42,6 +42,7 @@ type serveFlags struct {
 	publicURL      string
 	callLeeway     time.Duration
 	masterKeyFile  string
+	trustedProxies string
 }
 
 func newServeCmd() *cobra.Command {
@@ -77,6 +78,7 @@ five sample users, prints them, and writes {data}/dev-credentials.json.`,
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
 	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound)")
 	fs.DurationVar(&f.callLeeway, "call-token-leeway", 30*time.Second, "clock skew allowed when verifying call tokens (exp, nbf, iat); 0 allows none")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For (or, without it, Forwarded) names the client, e.g. 127.0.0.1/32,10.0.0.0/8; without it those headers are ignored")
 	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "file holding 32 random bytes (hex or base64; mode 0600) that encrypt the call-token signing keys at rest; without it they are stored raw in the (0600) database")
 	return cmd
 }
@@ -131,6 +133,10 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 			return fmt.Errorf("--public-url %q: want the URL clients reach the server at, e.g. https://callgate.example.com", f.publicURL)
 		}
 	}
+	trusted, err := server.ParseTrustedProxies(f.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	leeway := f.callLeeway
 	if leeway < 0 {
 		return fmt.Errorf("--call-token-leeway %s: want a duration of 0 or more, e.g. 30s", leeway)
@@ -174,7 +180,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		OnRemote: func(ev realtime.Event) { srv.OnRemote(ev) },
 	})
 	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Hub: hub,
-		PublicURL: publicURL, CallTokenLeeway: leeway, MasterKey: masterKey})
+		PublicURL: publicURL, CallTokenLeeway: leeway, MasterKey: masterKey, TrustedProxies: trusted})
 	defer srv.Close()
 	if err := hub.Start(ctx); err != nil {
 		ln.Close()
