@@ -231,8 +231,9 @@ func readBody(r *http.Request) error {
 	return nil
 }
 
-// middleware wraps every request: request id, panic recovery, body limit,
-// path hygiene, then logging and metrics once the response is written.
+// middleware wraps every request: request id, client address, security
+// headers, panic recovery, body limit, path hygiene, then logging and
+// metrics once the response is written.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -240,6 +241,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ri.client, ri.peer = resolveClient(r, s.cfg.TrustedProxies)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		rec.Header().Set("X-Request-Id", ri.id)
+		securityHeaders(rec.Header(), r)
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		defer func() {
 			if p := recover(); p != nil {
