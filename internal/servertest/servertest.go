@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,6 +55,9 @@ type Options struct {
 	// DSN runs the server on this PostgreSQL DSN (say, through a Proxy)
 	// instead of a fresh schema.
 	DSN string
+	// TLS serves HTTPS with this configuration (server.ServeTLS); URL is
+	// then https://.
+	TLS *tls.Config
 }
 
 // Start starts a server with rate limits off (tests make many failed calls)
@@ -91,6 +95,9 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
+	if opts.TLS != nil {
+		url = "https://" + ln.Addr().String()
+	}
 	cfg := opts.Config
 	cfg.Store = st
 	if cfg.PublicURL == "" {
@@ -144,11 +151,16 @@ func Start(t testing.TB, opts Options) *Server {
 	go api.Run(sctx)
 	go func() {
 		defer close(s.done)
-		server.Serve(sctx, ln, h, slog.New(slog.DiscardHandler), func() {
+		before := func() {
 			sd, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			api.Shutdown(sd)
-		})
+		}
+		if opts.TLS != nil {
+			server.ServeTLS(sctx, ln, h, slog.New(slog.DiscardHandler), opts.TLS, before)
+			return
+		}
+		server.Serve(sctx, ln, h, slog.New(slog.DiscardHandler), before)
 	}()
 	t.Cleanup(s.Stop)
 	if listening != nil {
