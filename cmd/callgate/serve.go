@@ -43,6 +43,8 @@ type serveFlags struct {
 	callLeeway     time.Duration
 	masterKeyFile  string
 	trustedProxies string
+	tlsCert        string
+	tlsKey         string
 }
 
 func newServeCmd() *cobra.Command {
@@ -76,8 +78,10 @@ five sample users, prints them, and writes {data}/dev-credentials.json.`,
 	fs.DurationVar(&f.nodeLease, "node-lease", 15*time.Second, "presence lease of this node; a crashed node's users go offline within it")
 	fs.IntVar(&f.wsMaxPerUser, "ws-max-per-user", 10, "live realtime connections per user on this node")
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
-	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound)")
+	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound, https:// with --tls-cert)")
 	fs.DurationVar(&f.callLeeway, "call-token-leeway", 30*time.Second, "clock skew allowed when verifying call tokens (exp, nbf, iat); 0 allows none")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (HTTP/2 and HTTP/1.1, TLS 1.2+) with this PEM certificate chain; needs --tls-key; SIGHUP reads both files again")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key (RSA, ECDSA or Ed25519) of --tls-cert")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For (or, without it, Forwarded) names the client, e.g. 127.0.0.1/32,10.0.0.0/8; without it those headers are ignored")
 	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "file holding 32 random bytes (hex or base64; mode 0600) that encrypt the call-token signing keys at rest; without it they are stored raw in the (0600) database")
 	return cmd
@@ -137,6 +141,13 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	certs, err := f.loadTLS(log)
+	if err != nil {
+		return err
+	}
+	if certs != nil {
+		reloadOnHUP(ctx, certs, log)
+	}
 	leeway := f.callLeeway
 	if leeway < 0 {
 		return fmt.Errorf("--call-token-leeway %s: want a duration of 0 or more, e.g. 30s", leeway)
@@ -161,7 +172,11 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? pick another --addr)", f.addr, err)
 	}
-	host := "http://" + ln.Addr().String()
+	scheme := "http://"
+	if certs != nil {
+		scheme = "https://"
+	}
+	host := scheme + ln.Addr().String()
 	if publicURL == "" {
 		publicURL = host
 	}
@@ -220,13 +235,18 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	} else if n > 0 {
 		log.Info("created call-token signing keys", "apps", n, "encrypted", masterKey.Encrypts())
 	}
-	log.Info("callgate listening", "addr", ln.Addr().String(), "store", desc, "dev", f.dev,
-		"rate_limit", limits.Enabled, "version", version, "startup", time.Since(start).Round(time.Millisecond))
-	err = server.Serve(ctx, ln, srv, log, func() {
+	log.Info("callgate listening", "addr", ln.Addr().String(), "tls", certs != nil, "store", desc, "dev", f.dev,
+		"rate_limit", limits.Enabled, "trusted_proxies", len(trusted), "version", version, "startup", time.Since(start).Round(time.Millisecond))
+	beforeShutdown := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
-	})
+	}
+	if certs != nil {
+		err = server.ServeTLS(ctx, ln, srv, log, certs.TLSConfig(), beforeShutdown)
+	} else {
+		err = server.Serve(ctx, ln, srv, log, beforeShutdown)
+	}
 	stopBG()
 	srv.Close()
 	if cerr := st.Close(); cerr != nil && err == nil {
