@@ -21,31 +21,31 @@ import (
 	"github.com/callgate/callgate/internal/servertest"
 )
 
-// tlsProc is `callgate serve` over TLS, its log kept for the test.
-type tlsProc struct {
+// loggedProc is `callgate serve` whose output the test reads while it
+// runs (through one lock, so the race detector has nothing to say).
+type loggedProc struct {
 	cmd  *exec.Cmd
 	out  *lockedWriter
 	url  string
 	done chan struct{}
 }
 
-func (p *tlsProc) log() string {
+func (p *loggedProc) log() string {
 	p.out.mu.Lock()
 	defer p.out.mu.Unlock()
 	return p.out.b.String()
 }
 
-// startServeTLS starts the binary with --tls-cert/--tls-key and waits for
-// /readyz over TLS with a client trusting ca.
-func startServeTLS(t *testing.T, ca *servertest.CA, certFile, keyFile string, args ...string) *tlsProc {
+// startLogged starts `callgate serve --addr ADDR args…` and waits until
+// scheme://ADDR/readyz answers 200 through c.
+func startLogged(t *testing.T, scheme string, c *http.Client, args ...string) *loggedProc {
 	t.Helper()
 	addr, err := bench.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tlsProc{out: &lockedWriter{b: &strings.Builder{}}, url: "https://" + addr, done: make(chan struct{})}
-	p.cmd = exec.Command(callgateBinary(t), append([]string{"serve", "--addr", addr, "--tls-cert", certFile, "--tls-key", keyFile,
-		"--log-format", "json"}, args...)...)
+	p := &loggedProc{out: &lockedWriter{b: &strings.Builder{}}, url: scheme + "://" + addr, done: make(chan struct{})}
+	p.cmd = exec.Command(callgateBinary(t), append([]string{"serve", "--addr", addr}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Env = cleanEnv()
 	if err := p.cmd.Start(); err != nil {
@@ -59,7 +59,6 @@ func startServeTLS(t *testing.T, ca *servertest.CA, certFile, keyFile string, ar
 			t.Logf("server log:\n%s", p.log())
 		}
 	})
-	c := ca.Client(false)
 	c.Timeout = time.Second
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
 		select {
@@ -74,13 +73,20 @@ func startServeTLS(t *testing.T, ca *servertest.CA, certFile, keyFile string, ar
 			}
 		}
 	}
-	t.Fatalf("serve over TLS not ready:\n%s", p.log())
+	t.Fatalf("serve not ready at %s:\n%s", p.url, p.log())
 	return nil
+}
+
+// startServeTLS starts the binary with --tls-cert/--tls-key and JSON logs
+// and waits for /readyz over TLS with a client trusting ca.
+func startServeTLS(t *testing.T, ca *servertest.CA, certFile, keyFile string, args ...string) *loggedProc {
+	t.Helper()
+	return startLogged(t, "https", ca.Client(false), append([]string{"--tls-cert", certFile, "--tls-key", keyFile, "--log-format", "json"}, args...)...)
 }
 
 // waitLog waits for a JSON log line whose msg contains msg, after the
 // first skip such lines.
-func (p *tlsProc) waitLog(t *testing.T, msg string, skip int) map[string]any {
+func (p *loggedProc) waitLog(t *testing.T, msg string, skip int) map[string]any {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		n := 0
