@@ -58,7 +58,17 @@ Every flag can also be set in the environment as CALLGATE_ + the flag name in
 upper case with - as _ (--addr → CALLGATE_ADDR); a flag on the command line wins.
 
 --dev creates (on first start) an app, an authOnly and a fullAccess key and the
-five sample users, prints them, and writes {data}/dev-credentials.json.`,
+five sample users, prints them, and writes {data}/dev-credentials.json.
+
+--tls-cert and --tls-key serve HTTPS (HTTP/2 and HTTP/1.1; WebSockets over
+HTTP/1.1 on the same port). SIGHUP reads both files again: new connections get
+the new certificate, open ones keep theirs, and a pair that fails to load is
+logged and the current one kept.
+
+--trusted-proxies names the reverse proxies whose X-Forwarded-For (else
+Forwarded) is believed: the client is the right-most address in it that is not
+itself a trusted proxy. Without it those headers are ignored
+(docs/operations.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f)
