@@ -156,7 +156,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		return err
 	}
 	if certs != nil {
-		reloadOnHUP(ctx, certs, log)
+		// From now on, so that a SIGHUP during start-up does not end the
+		// process (its default).
+		defer reloadOnHUP(ctx, certs, log)()
 	}
 	leeway := f.callLeeway
 	if leeway < 0 {

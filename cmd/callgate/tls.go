@@ -36,10 +36,12 @@ func (f *serveFlags) loadTLS(log *slog.Logger) (*server.CertFiles, error) {
 }
 
 // reloadOnHUP reads the certificate files again on each SIGHUP until ctx
-// ends. A pair that fails to load is logged and the current one kept.
-func reloadOnHUP(ctx context.Context, certs *server.CertFiles, log *slog.Logger) {
+// ends or stop is called. A pair that fails to load is logged and the
+// current one kept.
+func reloadOnHUP(ctx context.Context, certs *server.CertFiles, log *slog.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		defer signal.Stop(hup)
 		for {
@@ -57,6 +59,7 @@ func reloadOnHUP(ctx context.Context, certs *server.CertFiles, log *slog.Logger)
 			}
 		}
 	}()
+	return cancel
 }
 
 func logCert(log *slog.Logger, msg string, leaf *x509.Certificate) {
