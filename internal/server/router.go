@@ -64,6 +64,8 @@ var apiPrefixes = []string{"/v3", "/v3.0"}
 // logging and metrics middleware.
 type reqInfo struct {
 	id     string
+	client string // the client's address (clientip.go); peer is the TCP peer's
+	peer   string
 	route  string
 	appID  string
 	code   apierr.Code
@@ -229,14 +231,17 @@ func readBody(r *http.Request) error {
 	return nil
 }
 
-// middleware wraps every request: request id, panic recovery, body limit,
-// path hygiene, then logging and metrics once the response is written.
+// middleware wraps every request: request id, client address, security
+// headers, panic recovery, body limit, path hygiene, then logging and
+// metrics once the response is written.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: requestID(r)}
+		ri.client, ri.peer = resolveClient(r, s.cfg.TrustedProxies)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		rec.Header().Set("X-Request-Id", ri.id)
+		securityHeaders(rec.Header(), r)
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		defer func() {
 			if p := recover(); p != nil {
@@ -287,6 +292,9 @@ func (s *Server) observe(r *http.Request, ri *reqInfo, d time.Duration) {
 		slog.Duration("duration", d),
 		slog.String("remote", clientIP(r)),
 	}
+	if ri.peer != ri.client {
+		attrs = append(attrs, slog.String("proxy", ri.peer)) // the trusted proxy that forwarded it
+	}
 	if ri.appID != "" {
 		attrs = append(attrs, slog.String("app", ri.appID))
 	}
@@ -329,16 +337,6 @@ func safeID(s string) bool {
 		}
 	}
 	return true
-}
-
-// clientIP is the peer address. Proxies are not trusted: a forged
-// X-Forwarded-For must not dodge the failed-auth limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // recorder remembers the status for logs and metrics. It passes Hijack and

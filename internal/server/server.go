@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,10 @@ type Config struct {
 	// MasterKey encrypts the signing keys of call tokens at rest; nil
 	// stores them raw (see internal/signing).
 	MasterKey *signing.Keyring
+	// TrustedProxies are the ranges of the reverse proxies whose
+	// X-Forwarded-For or Forwarded headers name the client (clientip.go);
+	// empty trusts none and the client is the TCP peer.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API.
