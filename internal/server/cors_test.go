@@ -24,7 +24,11 @@ func TestPreflight(t *testing.T) {
 		if rt.Ops {
 			continue
 		}
-		for _, v := range versions {
+		prefixes := versions
+		if rt.Root {
+			prefixes = []string{""}
+		}
+		for _, v := range prefixes {
 			path := v + strings.NewReplacer("{uid}", "cometchat-uid-1", "{ref}", "x").Replace(rt.Path)
 			r := e.do("OPTIONS", path, H{"Origin": pageOrigin, "Access-Control-Request-Method": rt.Method,
 				"Access-Control-Request-Headers": "appid,apikey,content-type,x-cometchat-extra"}, nil)

@@ -46,6 +46,13 @@ type Config struct {
 	// MasterKey encrypts the signing keys of call tokens at rest; nil
 	// stores them raw (see internal/signing).
 	MasterKey *signing.Keyring
+	// AdminHeartbeat is how often an idle admin event stream sends a
+	// comment, so proxies and clients see it alive. Default 15s.
+	AdminHeartbeat time.Duration
+	// AdminKeyCheck is how often an admin event stream checks that its
+	// key still exists with fullAccess (changes through this API are
+	// noticed at once; this bounds offline ones). Default 30s.
+	AdminKeyCheck time.Duration
 }
 
 // Server serves the API.
@@ -65,6 +72,7 @@ type Server struct {
 	keys      *ttlCache[*store.APIKey]
 	hub       *realtime.Hub
 	ct        *callTokens
+	feed      *adminFeed // the admin event streams of this node
 	handler   http.Handler
 	closeOnce sync.Once
 }
@@ -89,6 +97,12 @@ func New(cfg Config) *Server {
 	if cfg.SessionCacheTTL == 0 {
 		cfg.SessionCacheTTL = 30 * time.Second
 	}
+	if cfg.AdminHeartbeat <= 0 {
+		cfg.AdminHeartbeat = 15 * time.Second
+	}
+	if cfg.AdminKeyCheck <= 0 {
+		cfg.AdminKeyCheck = 30 * time.Second
+	}
 	s := &Server{
 		cfg:      cfg,
 		st:       cfg.Store,
@@ -107,7 +121,11 @@ func New(cfg Config) *Server {
 	s.apps = newTTLCache[*store.App](2*time.Second, 10_000, cfg.Now)
 	s.keys = newTTLCache[*store.APIKey](2*time.Second, 10_000, cfg.Now)
 	s.touch = newToucher(cfg.Store, cfg.Logger, 200*time.Millisecond)
-	s.auditLog = newAuditor(cfg.Store, cfg.Logger)
+	s.feed = newAdminFeed()
+	if cfg.Hub != nil {
+		cfg.Hub.Watch(s.feed.deliver)
+	}
+	s.auditLog = newAuditor(cfg.Store, cfg.Logger, s.publishAudit)
 	s.ct = newCallTokens(cfg, s.registry)
 	s.handler = s.buildHandler(s.routes())
 	return s
@@ -176,6 +194,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/app", auth: authKeyFull, h: s.getAppSettings},
 		{method: "PUT", path: "/app", auth: authKeyFull, h: s.updateAppSettings, body: true},
 		{method: "GET", path: "/audit_events", auth: authKeyFull, h: s.listAuditEvents},
+
+		// The app's live events, for the console and other admin tools
+		{method: "GET", path: "/admin/events", auth: authKeyFull, root: true, stream: true, h: s.adminEvents},
 	}...)
 }
 
