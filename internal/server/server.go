@@ -73,8 +73,11 @@ type Server struct {
 	hub       *realtime.Hub
 	ct        *callTokens
 	feed      *adminFeed // the admin event streams of this node
-	handler   http.Handler
-	closeOnce sync.Once
+	// publicOrigin is the origin of cfg.PublicURL ("" without one): a
+	// page of it is the server's own (ownPageAdmin).
+	publicOrigin string
+	handler      http.Handler
+	closeOnce    sync.Once
 }
 
 // New builds a server on cfg.Store.
@@ -121,6 +124,7 @@ func New(cfg Config) *Server {
 	s.apps = newTTLCache[*store.App](2*time.Second, 10_000, cfg.Now)
 	s.keys = newTTLCache[*store.APIKey](2*time.Second, 10_000, cfg.Now)
 	s.touch = newToucher(cfg.Store, cfg.Logger, 200*time.Millisecond)
+	s.publicOrigin = originOf(cfg.PublicURL)
 	s.feed = newAdminFeed()
 	if cfg.Hub != nil {
 		cfg.Hub.Watch(s.feed.deliver)
