@@ -149,7 +149,7 @@ func (s *Server) Close() {
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 func (s *Server) routes() []route {
-	return append(s.sdkRoutes(), []route{
+	return append(append(s.sdkRoutes(), s.consoleRoutes()...), []route{
 		// Ops
 		{method: "GET", path: "/healthz", ops: true, h: s.healthz},
 		{method: "GET", path: "/readyz", ops: true, h: s.readyz},
