@@ -103,7 +103,7 @@ export async function render(ctx) {
     return tr(columns, [
       fmtTime(ev.time),
       h("span.mono", ev.action),
-      h("span.mono", ev.target || "—"),
+      h("span.mono.break", ev.target || "—"),
       [h("div.mono", ev.actor.id || ev.actor.type), ev.actor.id === ctx.keyId ? h("div.cell-sub", "this console's key") : h("div.cell-sub", ev.actor.type)],
       h("span.mono", ev.ip || "—"),
       details,

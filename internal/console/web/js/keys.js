@@ -1,7 +1,7 @@
 // API keys: create (the secret shown once), rename, change scope, delete.
 
 import { explain, seg } from "./api.js";
-import { h, clear, field, fmtTime, table, tr, emptyState, notice, toast, confirmAction, openDialog, secretBox,
+import { h, clear, field, fmtTime, fmtNum, table, tr, emptyState, notice, toast, confirmAction, openDialog, secretBox,
   showFieldErrors, debounce } from "./ui.js";
 
 const columns = [
@@ -38,7 +38,7 @@ export async function render(ctx) {
     }
     list.removeAttribute("aria-busy");
     keys.sort((a, b) => a.createdAt - b.createdAt);
-    count.textContent = `${keys.length} of 25 keys`;
+    count.textContent = `${fmtNum(keys.length)} of ${fmtNum(25)} keys`;
     if (!keys.length) {
       clear(list, emptyState("No keys.", "Create one to call the REST API."));
       return;

@@ -42,7 +42,7 @@ export async function render(ctx) {
       return;
     }
     clear(list, table("Call-token signing keys", columns, keys.map((k) => tr(columns, [
-      h("span.mono", k.kid),
+      h("span.mono.break", k.kid),
       state(k),
       k.alg,
       fmtTime(k.createdAt),
