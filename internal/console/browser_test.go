@@ -327,6 +327,27 @@ func TestConsoleLive(t *testing.T) {
 		waitFor(t, tab, `document.querySelector("main .presence").textContent === "offline"`, 2*time.Second)
 	})
 
+	t.Run("mint a token, revoke issued before", func(t *testing.T) {
+		press(t, tab, "main", "Mint auth token")
+		waitFor(t, tab, `document.querySelector("dialog[open]")`, 5*time.Second)
+		typeInto(t, tab, "dialog", "Platform", "ios")
+		press(t, tab, "dialog", "Mint token")
+		waitText(t, tab, "Auth token for "+uid, 5*time.Second)
+		secret := js(t, tab, `document.querySelector("dialog[open] input[readonly]").value`)
+		if !regexp.MustCompile(`^"` + uid + `_[0-9]+[0-9a-f]{64}"$`).MatchString(secret) {
+			t.Errorf("the token shown: %s", secret)
+		}
+		press(t, tab, "dialog", "Copy")
+		waitFor(t, tab, `document.body.innerText.includes("Copied to the clipboard.") || document.body.innerText.includes("press Ctrl+C")`, 2*time.Second)
+		press(t, tab, "dialog", "Done")
+		waitFor(t, tab, `document.querySelectorAll("main tbody tr").length === 1 && document.querySelector("main tbody tr").innerText.includes("ios")`, 5*time.Second)
+		press(t, tab, "main", "Revoke issued before…")
+		waitFor(t, tab, `document.querySelector("dialog[open] input[type=datetime-local]")`, 5*time.Second)
+		press(t, tab, "dialog", "Revoke")
+		waitText(t, tab, "1 session revoked.", 5*time.Second)
+		waitText(t, tab, "No sessions.", 5*time.Second)
+	})
+
 	t.Run("create and delete an API key", func(t *testing.T) {
 		navigate(t, tab, "#/keys", "API keys")
 		waitText(t, tab, "this console's key", 5*time.Second)

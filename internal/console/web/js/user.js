@@ -162,8 +162,9 @@ export async function render(ctx) {
   }
 
   async function revokeBefore() {
-    const when = h("input", { type: "datetime-local", value: localFromUnix(Math.floor(Date.now() / 1000)), step: "60" });
-    const f = { issuedBefore: field("Issued before", when, `In your time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone}). Sessions created before this moment end; later ones stay.`) };
+    // Now, rounded up to the next second: every session so far.
+    const when = h("input", { type: "datetime-local", value: localFromUnix(Math.floor(Date.now() / 1000) + 1), step: "1" });
+    const f = { issuedBefore: field("Issued before", when, `In your time zone (${Intl.DateTimeFormat().resolvedOptions().timeZone}). Sessions created before this moment end; later ones stay. The default is now: every session so far.`) };
     const errBox = h("div");
     let n = null;
     await openDialog({
