@@ -134,6 +134,16 @@ func signIn(t *testing.T, tab *browsertest.Tab, appID, key string) {
 	press(t, tab, "main", "Sign in")
 }
 
+// ms is the difference of two Date.now() stamps, for the log.
+func ms(t *testing.T, later, earlier string) string {
+	t.Helper()
+	var a, b float64
+	if json.Unmarshal([]byte(later), &a) != nil || json.Unmarshal([]byte(earlier), &b) != nil {
+		t.Fatalf("not times: %s, %s", later, earlier)
+	}
+	return fmt.Sprintf("%.0f", a-b)
+}
+
 // rest calls the API with the fullAccess key, as a server would.
 func (h *harness) rest(method, path string, body any) map[string]any {
 	h.t.Helper()
@@ -238,7 +248,7 @@ const sdkPage = `<!doctype html><meta charset="utf-8"><title>an app</title>
 import { CometChatCalls } from "%[1]s/sdk/calls.js";
 window.CometChatCalls = CometChatCalls;
 window.events = [];
-const rec = (kind) => (arg) => window.events.push({kind, arg: typeof arg === "object" ? (arg && (arg.uid || arg.errorCode)) : arg, at: performance.now()});
+const rec = (kind) => (arg) => window.events.push({kind, arg: typeof arg === "object" ? (arg && (arg.uid || arg.errorCode)) : arg, at: Date.now()});
 CometChatCalls.addConnectionListener("t", { onConnected: rec("connected"), onDisconnected: rec("disconnected"), onSessionRevoked: rec("revoked") });
 window.ready = true;
 </script>`
@@ -307,22 +317,30 @@ func TestConsoleLive(t *testing.T) {
 		waitText(t, tab, "No sessions.", 5*time.Second)
 		other.Navigate(pages.Origin + "/")
 		waitFor(t, other, `window.ready === true`, 10*time.Second)
+		// Both pages stamp with the machine's clock: the SDK when it is
+		// connected, the console when it shows the user online.
+		js(t, tab, `window.onlineAt = 0, new MutationObserver(() => {
+			const p = document.querySelector("main .presence");
+			if (!window.onlineAt && p && p.textContent === "online") window.onlineAt = Date.now();
+		}).observe(document.querySelector("main"), {subtree: true, childList: true, characterData: true}), 1`)
 		js(t, other, fmt.Sprintf(`CometChatCalls.init({appId: %q, region: %q}).then(() => CometChatCalls.login(%q, %q)).then((u) => u.uid)`,
 			h.srv.AppID, h.srv.Region, uid, h.srv.AuthKey))
 		waitFor(t, other, `window.events.some((e) => e.kind === "connected")`, 5*time.Second)
-		start := time.Now()
-		waitFor(t, tab, `document.querySelector("main .presence") && document.querySelector("main .presence").textContent === "online"`, 2*time.Second)
-		t.Logf("the console showed %s online %v after the SDK's onConnected", uid, time.Since(start).Round(time.Millisecond))
+		waitFor(t, tab, `window.onlineAt > 0`, 2*time.Second)
+		connected := js(t, other, `window.events.find((e) => e.kind === "connected").at`)
+		shown := js(t, tab, `window.onlineAt`)
+		t.Logf("the console showed %s online %s ms after the SDK's onConnected", uid, ms(t, shown, connected))
 		waitFor(t, tab, `document.querySelectorAll("main tbody tr").length === 1 && document.querySelector("main tbody tr").innerText.includes("connected now")`, 5*time.Second)
 	})
 
 	t.Run("revoke within 1 s", func(t *testing.T) {
 		press(t, tab, "main tbody", "Revoke")
 		waitFor(t, tab, `document.querySelector("dialog[open]")`, 5*time.Second)
-		start := time.Now()
+		clicked := js(t, tab, `window.clickedAt = Date.now()`)
 		press(t, tab, "dialog", "Revoke session")
 		waitFor(t, other, `window.events.some((e) => e.kind === "revoked" && e.arg === "token_deleted")`, time.Second)
-		t.Logf("onSessionRevoked fired in the other browser %v after the console's click", time.Since(start).Round(time.Millisecond))
+		revoked := js(t, other, `window.events.find((e) => e.kind === "revoked").at`)
+		t.Logf("onSessionRevoked fired in the other browser %s ms after the console's click", ms(t, revoked, clicked))
 		waitText(t, tab, "No sessions.", 2*time.Second) // the revoked session leaves the list
 		waitFor(t, tab, `document.querySelector("main .presence").textContent === "offline"`, 2*time.Second)
 	})
@@ -346,6 +364,21 @@ func TestConsoleLive(t *testing.T) {
 		press(t, tab, "dialog", "Revoke")
 		waitText(t, tab, "1 session revoked.", 5*time.Second)
 		waitText(t, tab, "No sessions.", 5*time.Second)
+	})
+
+	t.Run("online in the list within 2 s", func(t *testing.T) {
+		navigate(t, tab, "#/users?q="+uid, "Users")
+		row := fmt.Sprintf(`document.querySelector("main tbody tr[data-uid='%s'] .presence")`, uid)
+		waitFor(t, tab, row+` && `+row+`.textContent === "offline"`, 5*time.Second)
+		js(t, tab, `window.onlineAt = 0, new MutationObserver(() => {
+			const p = document.querySelector("main tbody .presence");
+			if (!window.onlineAt && p && p.textContent === "online") window.onlineAt = Date.now();
+		}).observe(document.querySelector("main"), {subtree: true, childList: true, characterData: true}), 1`)
+		js(t, other, fmt.Sprintf(`window.events = [], CometChatCalls.login(%q, %q).then((u) => u.uid)`, uid, h.srv.AuthKey))
+		waitFor(t, other, `window.events.some((e) => e.kind === "connected")`, 5*time.Second)
+		waitFor(t, tab, row+`.textContent === "online" && window.onlineAt > 0`, 2*time.Second)
+		connected := js(t, other, `window.events.find((e) => e.kind === "connected").at`)
+		t.Logf("the users list showed %s online %s ms after the SDK's onConnected", uid, ms(t, js(t, tab, `window.onlineAt`), connected))
 	})
 
 	t.Run("create and delete an API key", func(t *testing.T) {
