@@ -46,7 +46,18 @@ func (h *harness) open() *browsertest.Tab {
 	tab := h.b.NewContext(h.t)
 	tab.Navigate(h.srv.URL + "/console")
 	waitFor(h.t, tab, `performance.getEntriesByName("console-ready").length > 0`, 10*time.Second)
+	// Whatever the page does from here on must keep to its CSP (the
+	// realtime socket of Try it included); noCSPViolations checks.
+	tab.MustEval(`window.cspViolations = [], document.addEventListener("securitypolicyviolation",
+		(e) => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI)), 1`)
 	return tab
+}
+
+func noCSPViolations(t *testing.T, tab *browsertest.Tab) {
+	t.Helper()
+	if got := js(t, tab, `window.cspViolations`); got != "[]" {
+		t.Errorf("the page broke its Content-Security-Policy: %s", got)
+	}
 }
 
 func waitFor(t *testing.T, tab *browsertest.Tab, js string, timeout time.Duration) {
@@ -466,6 +477,7 @@ func TestConsoleLive(t *testing.T) {
 			}
 		}
 	})
+	noCSPViolations(t, tab)
 
 	if ex := tab.Exceptions(); len(ex) > 0 {
 		t.Errorf("uncaught exceptions: %v", ex)
@@ -594,6 +606,8 @@ func TestConsoleScreens(t *testing.T) {
 	if dir != "" {
 		t.Logf("%d screenshots in %s", shots, dir)
 	}
+
+	noCSPViolations(t, tab)
 
 	// The theme toggle overrides the system's and is kept.
 	js(t, tab, `localStorage.removeItem("callgate-console-theme"), document.documentElement.removeAttribute("data-theme"), 1`)

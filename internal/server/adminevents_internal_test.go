@@ -66,3 +66,27 @@ func TestAdminFeedSlowReader(t *testing.T) {
 		t.Error("a subscription after close")
 	}
 }
+
+// One node keeps at most adminMaxPerApp streams of an app; other apps are
+// not affected, and a stream that ends makes room.
+func TestAdminFeedLimit(t *testing.T) {
+	f := newAdminFeed()
+	var subs []*adminSub
+	for range adminMaxPerApp {
+		s, err := f.subscribe("app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, s)
+	}
+	if _, err := f.subscribe("app"); err == nil {
+		t.Fatal("a stream over the limit")
+	}
+	if _, err := f.subscribe("other"); err != nil {
+		t.Fatalf("another app: %v", err)
+	}
+	f.unsubscribe(subs[0])
+	if _, err := f.subscribe("app"); err != nil {
+		t.Fatalf("after one ended: %v", err)
+	}
+}
