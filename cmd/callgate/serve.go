@@ -344,6 +344,7 @@ func printDevBanner(w io.Writer, c *provision.DevCredentials, created bool, path
 		}
 		fmt.Fprintf(&b, " %s (%s)%s", u.UID, u.Name, sep)
 	}
+	fmt.Fprintf(&b, "\n  Console       %s/console   (sign in with the App ID and the REST API key)", c.Host)
 	fmt.Fprintf(&b, "\n\nTry it — create an auth token for a sample user:\n\n")
 	fmt.Fprintf(&b, "  curl -s -X POST %s/v3/users/cometchat-uid-1/auth_tokens -H 'appId: %s' -H 'apiKey: %s'\n\n", c.Host, c.AppID, c.AuthKey)
 	io.WriteString(w, b.String())

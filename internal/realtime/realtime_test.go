@@ -337,7 +337,7 @@ func TestRevocationRacingRegistration(t *testing.T) {
 			if _, err := f.st.DeleteAuthTokens(context.Background(), f.app.ID, "victim"); err != nil {
 				t.Error(err)
 			}
-			n.hub.RevokeTokens(context.Background(), [][]byte{victim.TokenHash}, "logout")
+			n.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{victim.TokenHash}, "logout")
 		})
 	}, nil)
 	c := n.dial(t, victim, true)
@@ -385,7 +385,7 @@ func TestRevokedBeforeRegistration(t *testing.T) {
 	n := f.node(f.st, nil, realtime.Config{}, true)
 	s := f.user("late")
 	// The token is still in the database: only the hub's memory says no.
-	n.hub.RevokeTokens(context.Background(), [][]byte{s.TokenHash}, "token_deleted")
+	n.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{s.TokenHash}, "token_deleted")
 	c := n.dial(t, s, true)
 	c.revoked("token_deleted")
 	if f.online("late") {
@@ -504,7 +504,7 @@ func TestTwoNodes(t *testing.T) {
 	// A token revocation on A closes the socket on B, and the user goes
 	// offline on A at once.
 	start := time.Now()
-	a.hub.RevokeTokens(context.Background(), [][]byte{s1.TokenHash}, "token_deleted")
+	a.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{s1.TokenHash}, "token_deleted")
 	c1.revoked("token_deleted")
 	if d := c1.endAt.Sub(start); d > time.Second {
 		t.Errorf("closed %v after the revocation on the other node", d)

@@ -7,7 +7,8 @@
 // security headers in headers.go), authentication (authn.go), the
 // handlers, one file per resource, with their validation (validate.go),
 // the upgrade of GET /ws to internal/realtime (realtime.go), call tokens
-// and their signing keys, and the ops endpoints. Handlers return errors; writeError
+// and their signing keys, the admin event stream (adminevents.go), and
+// the ops endpoints. Handlers return errors; writeError
 // in respond.go is the one place error JSON is written.
 //
 // It imports nothing of cmd/ (the CLI wires the server up, not the other

@@ -49,7 +49,13 @@ type route struct {
 	path   string // under /v3 and /v3.0 unless ops is set
 	auth   authKind
 	h      handlerFunc
-	ops    bool // served at the root, not under /v3
+	ops    bool // served at the root, not under /v3, without credentials
+	// root: served at the root like ops, but authenticated like an API
+	// route (the admin event stream).
+	root bool
+	// stream: the handler runs as long as the client listens, so no
+	// storage deadline wraps it (it bounds its own storage calls).
+	stream bool
 	// body says the handler decodes a JSON body. The router reads every
 	// body alike; the flag is the route table's word on which routes take
 	// one, so the bad-input tests send junk to exactly those (a test holds
@@ -96,7 +102,7 @@ func (s *Server) buildHandler(routes []route) http.Handler {
 	}
 	for _, p := range paths {
 		rts := byPath[p]
-		if rts[0].ops {
+		if rts[0].ops || rts[0].root {
 			mux.Handle(p, s.dispatch(p, rts))
 			continue
 		}
@@ -182,7 +188,7 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 			// unless the app allows the origin. Every answer, the refusal
 			// included, is readable by the page, so the SDK can show the
 			// error (no cookies are involved: reading leaks nothing).
-			if oerr := checkOrigin(r, c.app); oerr != nil {
+			if oerr := checkOrigin(r, c.app); oerr != nil && !s.ownPageAdmin(r, c) {
 				err = oerr
 			}
 			allowCORS(w, origin)
@@ -193,7 +199,9 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 			}
 			err = readBody(r)
 		}
-		if err == nil {
+		if err == nil && rt.stream {
+			err = rt.h(w, r, c)
+		} else if err == nil {
 			err = s.withDeadline(r, func(r *http.Request) error { return rt.h(w, r, c) })
 		}
 		if err != nil {
