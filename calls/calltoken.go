@@ -24,9 +24,7 @@ func (c *Client) GenerateToken(ctx context.Context, sessionID string) (string, e
 	if strings.TrimSpace(sessionID) == "" {
 		return "", newError(ErrSessionIDMissing, "The session ID cannot be empty. Please pass the id of the call session to join.")
 	}
-	c.mu.Lock()
-	cfg, u := c.cfg, c.user
-	c.mu.Unlock()
+	cfg, u := c.session()
 	if cfg == nil {
 		return "", notInitialized()
 	}
@@ -39,7 +37,10 @@ func (c *Client) GenerateToken(ctx context.Context, sessionID string) (string, e
 	body := struct {
 		SessionID string `json:"sessionId"`
 	}{sessionID}
-	if e := cfg.do(ctx, http.MethodPost, "/call_tokens", "authToken", u.AuthToken, body, &out); e != nil {
+	e := c.authed(cfg, u, func(cfg *config, token string) *Error {
+		return cfg.do(ctx, http.MethodPost, "/call_tokens", "authToken", token, body, &out)
+	})
+	if e != nil {
 		return "", e
 	}
 	if out.Token == "" {

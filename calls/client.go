@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 )
 
@@ -29,11 +30,20 @@ type Client struct {
 	cfg       *config    // nil until Init succeeds
 	user      *User      // the session; nil when nobody is logged in
 	loggingIn bool       // a Login or LoginWithAuthToken is in flight
+	// current is the id of the session (GET /me/sessions) of a token, once
+	// a listing has said which one is current: LogoutSession needs it.
+	current struct{ token, id string }
 
 	lmu            sync.Mutex
 	loginListeners map[string]LoginListener
 
-	rt realtime // the live connection and its listeners (realtime.go)
+	// refreshGate is held (write) by a token refresh from before it asks
+	// the TokenProvider until the new token is the session, and (read) by
+	// LogoutOtherSessions, which would otherwise end the new token.
+	refreshGate sync.RWMutex
+
+	rt  realtime // the live connection and its listeners (realtime.go)
+	exp expiry   // the session's expiry timers and token refresh (expiry.go)
 }
 
 // New returns an independent, initialised client. Like Init it validates s
@@ -79,6 +89,11 @@ func (c *Client) Init(s AppSettings) error {
 	c.commitMu.Unlock()
 
 	if sameSession(oldCfg, old, cfg, restored) {
+		if restored != nil {
+			// Same session, new settings: the expiry timers follow them
+			// (TokenWillExpireBefore, TokenProvider).
+			c.arm(cfg, restored.clone())
+		}
 		return nil
 	}
 	if old != nil {
@@ -103,6 +118,11 @@ func restore(cfg *config) *User {
 			"app", cfg.appID)
 		return nil
 	}
+	if u != nil && u.AuthTokenExpiresAt > 0 && time.Now().Unix() >= u.AuthTokenExpiresAt {
+		cfg.log.Info("callgate: the saved session's auth token has expired; nobody is logged in",
+			"app", cfg.appID, "uid", u.UID, "expiredAt", u.AuthTokenExpiresAt)
+		return nil
+	}
 	return u.clone() // a custom store may keep the pointer it returned
 }
 
@@ -111,6 +131,14 @@ func sameSession(c1 *config, u1 *User, c2 *config, u2 *User) bool {
 		return u1 == nil && u2 == nil
 	}
 	return c1.appID == c2.appID && c1.host == c2.host && u1.AuthToken == u2.AuthToken
+}
+
+// holds reports whether token is the session of c under cfg (the settings
+// of the Init that is current).
+func (c *Client) holds(cfg *config, token string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg == cfg && c.user != nil && c.user.AuthToken == token
 }
 
 func (c *Client) isLoggingIn() bool {
@@ -263,13 +291,27 @@ func notInitialized() *Error {
 // server to end the session u replaces. It runs while c.loggingIn is set,
 // so Init cannot have replaced cfg.
 func (c *Client) commit(ctx context.Context, cfg *config, u *User) *User {
+	prev, _ := c.install(cfg, u, "")
+	c.endReplaced(ctx, cfg, prev, u)
+	return u.clone()
+}
+
+// install makes u the session — store, then memory, then the hooks
+// (realtime, expiry timers) — and returns the session it replaced. With
+// onlyIf set it does so only while the session is still onlyIf's under
+// cfg, and reports whether it did.
+func (c *Client) install(cfg *config, u *User, onlyIf string) (prev *User, ok bool) {
 	c.commitMu.Lock()
+	if onlyIf != "" && !c.holds(cfg, onlyIf) {
+		c.commitMu.Unlock()
+		return nil, false
+	}
 	if err := cfg.store.Save(cfg.appID, u.clone()); err != nil {
 		cfg.log.Warn("callgate: could not save the session; you are logged in, but only until this process ends",
 			"app", cfg.appID, "uid", u.UID, "err", err)
 	}
 	c.mu.Lock()
-	prev := c.user
+	prev = c.user
 	c.user = u
 	c.mu.Unlock()
 	c.commitMu.Unlock()
@@ -278,17 +320,22 @@ func (c *Client) commit(ctx context.Context, cfg *config, u *User) *User {
 		c.sessionEnded(cfg, prev, endReplaced)
 	}
 	c.sessionStarted(cfg, u.clone(), startLogin)
-	if prev != nil && prev.AuthToken != u.AuthToken {
-		// The new session is in place; now end the old one on the server.
-		// The caller's cancellation must not leave it live.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctxOrBackground(ctx)), cleanupTimeout)
-		if e := cfg.endSession(dctx, prev.AuthToken); e != nil && e.Code != "AUTH_ERR_AUTH_TOKEN_NOT_FOUND" {
-			cfg.log.Warn("callgate: could not log the previous user out on the server; their auth token may still be live",
-				"app", cfg.appID, "uid", prev.UID, "code", e.Code, "err", e.Description)
-		}
-		cancel()
+	return prev, true
+}
+
+// endReplaced ends on the server the session prev that u replaced.
+func (c *Client) endReplaced(ctx context.Context, cfg *config, prev, u *User) {
+	if prev == nil || prev.AuthToken == u.AuthToken {
+		return
 	}
-	return u.clone()
+	// The new session is in place; now end the old one on the server.
+	// The caller's cancellation must not leave it live.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctxOrBackground(ctx)), cleanupTimeout)
+	defer cancel()
+	if e := cfg.endSession(dctx, prev.AuthToken); e != nil && e.Code != codeTokenNotFound {
+		cfg.log.Warn("callgate: could not log the previous session out on the server; its auth token may still be live",
+			"app", cfg.appID, "uid", prev.UID, "code", e.Code, "err", e.Description)
+	}
 }
 
 // discardToken revokes a token that was created but could not start a
@@ -333,16 +380,33 @@ func (c *Client) logout(ctx context.Context) *Error {
 	if e != nil {
 		return e
 	}
+	c.endLocally(ctx, cfg, u)
+	return nil
+}
+
+// logoutToken is Logout of token's session; it reports false, doing
+// nothing, when token is no longer the session.
+func (c *Client) logoutToken(ctx context.Context, token string) bool {
+	cfg, u, e := c.dropSession(token)
+	if e != nil {
+		return false
+	}
+	c.endLocally(ctx, cfg, u)
+	return true
+}
+
+// endLocally finishes the logout of u, whose local session is dropped.
+func (c *Client) endLocally(ctx context.Context, cfg *config, u *User) {
 	// Revoke first, then close: the server ends presence at once for a
 	// revoked session, but a socket that closes first reads as a dropped
 	// connection, and others would hear "offline" only after its grace
 	// period. The local session is already gone, so the revocation notice
 	// the socket may still receive is not reported as OnSessionRevoked.
-	e = cfg.endSession(ctx, u.AuthToken)
+	e := cfg.endSession(ctx, u.AuthToken)
 	c.sessionEnded(cfg, u, endLogout)
 	if e != nil {
 		switch e.Code {
-		case "AUTH_ERR_AUTH_TOKEN_NOT_FOUND":
+		case codeTokenNotFound:
 			cfg.log.Info("callgate: logged out; the server already considered the auth token revoked or expired",
 				"app", cfg.appID, "uid", u.UID)
 		default:
@@ -350,7 +414,6 @@ func (c *Client) logout(ctx context.Context) *Error {
 				"app", cfg.appID, "uid", u.UID, "code", e.Code, "err", e.Description)
 		}
 	}
-	return nil
 }
 
 // dropSession clears the local session (store, then memory) and returns

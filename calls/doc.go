@@ -74,6 +74,17 @@
 // atomically. NewMemoryStore keeps it in memory only, for tests, servers and
 // bots.
 //
+// A user can list their sessions (ListSessions) and end one
+// (LogoutSession) or all others (LogoutOtherSessions).
+//
+// # Expiry
+//
+// When the app gives tokens a lifetime, User.AuthTokenExpiresAt says when
+// the session's token expires. OnAuthTokenWillExpire fires shortly before
+// (AppSettings.TokenWillExpireBefore); with AppSettings.TokenProvider the
+// SDK then moves the session to a new token from your backend, else the
+// session ends at expiry with OnSessionRevoked(RevokedTokenExpired).
+//
 // # Clients and listeners
 //
 // The package-level functions use a default client. New returns independent

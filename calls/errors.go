@@ -21,9 +21,11 @@ const (
 	// ErrLoginInProgress: another Login or LoginWithAuthToken of the same
 	// client has not returned yet.
 	ErrLoginInProgress = "ERROR_LOGIN_IN_PROGRESS"
-	// ErrSDKNotInitialized: Init (or New) has not succeeded for this client.
+	// ErrSDKNotInitialized: Init (or New) has not succeeded for this client
+	// (any call that needs the server).
 	ErrSDKNotInitialized = "ERROR_SDK_NOT_INITIALIZED"
-	// ErrNoUserLoggedIn: Logout was called with nobody logged in.
+	// ErrNoUserLoggedIn: Logout, ListSessions, LogoutSession or
+	// LogoutOtherSessions was called with nobody logged in.
 	ErrNoUserLoggedIn = "ERROR_NO_USER_LOGGED_IN"
 	// ErrNetwork: the server could not be reached (connection refused,
 	// timeout, TLS failure, cancelled context) or answered something that is
@@ -31,12 +33,17 @@ const (
 	ErrNetwork = "ERROR_NETWORK"
 	// ErrInvalidAppSettings: Init or New was given bad AppSettings.
 	ErrInvalidAppSettings = "ERROR_INVALID_APP_SETTINGS"
-	// ErrSessionIDMissing: GenerateToken was given an empty or blank
-	// session ID.
+	// ErrSessionIDMissing: GenerateToken was given an empty or blank call
+	// session ID, or LogoutSession an empty or blank session id.
 	ErrSessionIDMissing = "ERROR_SESSION_ID_MISSING"
 	// ErrAuthTokenMissing: GenerateToken was called with nobody logged in
 	// (there is no auth token to mint the call token with).
 	ErrAuthTokenMissing = "ERROR_AUTH_TOKEN_MISSING"
+	// ErrTokenRefreshFailed: a refresh with AppSettings.TokenProvider
+	// failed (reported to OnLoginFailure; the SDK retries with backoff
+	// until the token expires). The description says why: the provider
+	// failed or returned no new token, or the server refused the token.
+	ErrTokenRefreshFailed = "ERROR_TOKEN_REFRESH_FAILED"
 )
 
 // Error is every error the SDK returns: a stable Code to match on and a

@@ -505,3 +505,167 @@ func ExampleClient_GenerateToken() {
 	// 2 <nil>
 	// ERR_BAD_REQUEST
 }
+
+// A user's sessions: one per login, on whatever device.
+func ExampleListSessions() {
+	ctx := context.Background()
+	calls.Init(calls.AppSettings{AppID: appID, Region: region, Host: host, SessionStore: calls.NewMemoryStore()})
+	calls.Login(ctx, "cometchat-uid-3", authKey)
+	calls.LogoutOtherSessions(ctx) // start from this session alone
+	laptop := newExampleClient()
+	laptop.Login(ctx, "cometchat-uid-3", authKey)
+
+	sessions, err := calls.ListSessions(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range sessions {
+		if s.Current {
+			fmt.Println("this one:", s.Platform, s.ExpiresAt == 0)
+		} else {
+			fmt.Println("another:", s.Platform, strings.HasPrefix(s.UserAgent, "callgate-go/"))
+		}
+	}
+	calls.LogoutOtherSessions(ctx)
+	calls.Logout(ctx)
+	// Unordered output:
+	// this one: go true
+	// another: go true
+}
+
+// "Log out of that device."
+func ExampleLogoutSession() {
+	ctx := context.Background()
+	calls.Init(calls.AppSettings{AppID: appID, Region: region, Host: host, SessionStore: calls.NewMemoryStore()})
+	calls.Login(ctx, "cometchat-uid-3", authKey)
+	calls.LogoutOtherSessions(ctx)
+	laptop := newExampleClient()
+	laptop.Login(ctx, "cometchat-uid-3", authKey)
+
+	sessions, _ := calls.ListSessions(ctx)
+	for _, s := range sessions {
+		if !s.Current {
+			fmt.Println("logout:", calls.LogoutSession(ctx, s.ID))
+		}
+	}
+	// The laptop's token is revoked (with realtime, it would hear
+	// OnSessionRevoked("logged_out_elsewhere") at once).
+	_, err := laptop.ListSessions(ctx)
+	fmt.Println(err.(*calls.Error).Code)
+
+	// An id that is not one of the user's sessions.
+	err = calls.LogoutSession(ctx, "tok_0000")
+	fmt.Println(err.(*calls.Error).Code)
+	calls.Logout(ctx)
+	// Output:
+	// logout: <nil>
+	// AUTH_ERR_AUTH_TOKEN_NOT_FOUND
+	// ERR_AUTH_TOKEN_NOT_FOUND
+}
+
+// "Log out everywhere else."
+func ExampleLogoutOtherSessions() {
+	ctx := context.Background()
+	calls.Init(calls.AppSettings{AppID: appID, Region: region, Host: host, SessionStore: calls.NewMemoryStore()})
+	calls.Login(ctx, "cometchat-uid-3", authKey)
+	calls.LogoutOtherSessions(ctx)
+	for range 2 {
+		newExampleClient().Login(ctx, "cometchat-uid-3", authKey)
+	}
+
+	n, err := calls.LogoutOtherSessions(ctx)
+	fmt.Println(n, err, calls.IsUserLoggedIn())
+	calls.Logout(ctx)
+	_, err = calls.LogoutOtherSessions(ctx)
+	fmt.Println(err.(*calls.Error).Code)
+	// Output:
+	// 2 <nil> true
+	// ERROR_NO_USER_LOGGED_IN
+}
+
+func ExampleClient_ListSessions() {
+	c := newExampleClient()
+	ctx := context.Background()
+	_, err := c.ListSessions(ctx)
+	fmt.Println(err.(*calls.Error).Code)
+
+	c.Login(ctx, "cometchat-uid-4", authKey)
+	c.LogoutOtherSessions(ctx)
+	sessions, err := c.ListSessions(ctx)
+	fmt.Println(len(sessions), sessions[0].Current, err)
+	c.Logout(ctx)
+	// Output:
+	// ERROR_NO_USER_LOGGED_IN
+	// 1 true <nil>
+}
+
+// LogoutSession with the client's own session is a Logout.
+func ExampleClient_LogoutSession() {
+	c := newExampleClient()
+	ctx := context.Background()
+	c.Login(ctx, "cometchat-uid-4", authKey)
+	c.AddLoginListener("ui", calls.LoginListener{OnLogoutSuccess: func() { fmt.Println("logged out") }})
+
+	sessions, _ := c.ListSessions(ctx)
+	for _, s := range sessions {
+		if s.Current {
+			c.LogoutSession(ctx, s.ID)
+		}
+	}
+	fmt.Println(c.IsUserLoggedIn())
+	// Output:
+	// logged out
+	// false
+}
+
+func ExampleClient_LogoutOtherSessions() {
+	phone, laptop := newExampleClient(), newExampleClient()
+	ctx := context.Background()
+	phone.Login(ctx, "cometchat-uid-5", authKey)
+	phone.LogoutOtherSessions(ctx)
+	laptop.Login(ctx, "cometchat-uid-5", authKey)
+
+	n, _ := laptop.LogoutOtherSessions(ctx)
+	_, err := phone.ListSessions(ctx)
+	fmt.Println(n, err.(*calls.Error).Code)
+	laptop.Logout(ctx)
+	// Output: 1 AUTH_ERR_AUTH_TOKEN_NOT_FOUND
+}
+
+// With a TokenProvider the SDK refreshes the session before its token
+// expires: your backend creates the new token.
+func ExampleAppSettings_tokenProvider() {
+	calls.Init(calls.AppSettings{
+		AppID: appID, Region: region, Host: host,
+		TokenProvider: func(ctx context.Context) (string, error) {
+			// Ask your backend, which creates one with its REST key
+			// (POST /v3/users/{uid}/auth_tokens).
+			return yourBackendCreatesAnAuthToken("cometchat-uid-1"), nil
+		},
+		TokenWillExpireBefore: 2 * time.Minute, // ask 2 minutes ahead (default 1)
+	})
+	calls.AddLoginListener("refresh", calls.LoginListener{
+		OnLoginSuccess: func(u *calls.User) { log.Printf("session of %s until %d", u.UID, u.AuthTokenExpiresAt) },
+		OnLoginFailure: func(e *calls.Error) {
+			if e.Code == calls.ErrTokenRefreshFailed {
+				log.Print("refresh failed, retrying: ", e.Description)
+			}
+		},
+	})
+}
+
+// Without a TokenProvider, warn the user and have them log in again.
+func ExampleLoginListener_authTokenWillExpire() {
+	calls.AddLoginListener("expiry", calls.LoginListener{
+		OnAuthTokenWillExpire: func(expiresAt int64) {
+			log.Printf("your session ends at %s: please sign in again", time.Unix(expiresAt, 0).Format(time.Kitchen))
+		},
+	})
+	calls.AddConnectionListener("expiry", calls.ConnectionListener{
+		OnSessionRevoked: func(reason string) {
+			if reason == calls.RevokedTokenExpired {
+				log.Print("signed out: the session expired")
+			}
+		},
+	})
+}

@@ -1,5 +1,7 @@
 package calls
 
+import "time"
+
 // ResetDefault puts the default client back to its state before any Init
 // (tests of the package-level functions).
 func ResetDefault() {
@@ -11,6 +13,27 @@ func ResetDefault() {
 	std.lmu.Lock()
 	std.loginListeners = nil
 	std.lmu.Unlock()
+	std.exp.mu.Lock()
+	std.exp.stopLocked()
+	std.exp.mu.Unlock()
+	std.rtStop("", true)
+}
+
+// SetRefreshBackoff shortens the backoff of failed token refreshes; the
+// returned function restores it.
+func SetRefreshBackoff(lo, hi time.Duration) (restore func()) {
+	oldLo, oldHi := refreshBackoffMin.Load(), refreshBackoffMax.Load()
+	refreshBackoffMin.Store(int64(lo))
+	refreshBackoffMax.Store(int64(hi))
+	return func() {
+		refreshBackoffMin.Store(oldLo)
+		refreshBackoffMax.Store(oldHi)
+	}
+}
+
+// WillExpireAt exposes when OnAuthTokenWillExpire fires for a token.
+func WillExpireAt(token string, exp int64, lead time.Duration, now time.Time) time.Time {
+	return willExpireAt(token, exp, lead, now)
 }
 
 // Revoked exposes the realtime hook that drops a session the server revoked.

@@ -6,16 +6,26 @@ import (
 )
 
 // LoginListener receives the outcome of every Login, LoginWithAuthToken and
-// Logout of a client, failures of local checks included. Nil fields are
-// skipped. Callbacks run on the goroutine that made the call, before it
-// returns, with no lock of the SDK held: they may call the SDK. A callback
-// that panics is recovered and logged; it does not affect the SDK or the
-// other listeners.
+// Logout of a client, failures of local checks included, and of every
+// token refresh (OnLoginSuccess with the user and the new token;
+// OnLoginFailure with ERROR_TOKEN_REFRESH_FAILED). Nil fields are skipped.
+// Callbacks of a call run on the goroutine that made it, before it
+// returns; those of expiry and refresh on a goroutine of the SDK. No lock
+// of the SDK is held: callbacks may call the SDK. A callback that panics
+// is recovered and logged; it does not affect the SDK or the other
+// listeners.
 type LoginListener struct {
 	OnLoginSuccess  func(*User)
 	OnLoginFailure  func(*Error)
 	OnLogoutSuccess func()
 	OnLogoutFailure func(*Error)
+	// OnAuthTokenWillExpire fires once per token, AppSettings.
+	// TokenWillExpireBefore (at most a tenth of its lifetime) before the
+	// session's token expires at expiresAt (unix seconds). With a
+	// TokenProvider the SDK refreshes the token then; without one, the
+	// session ends at expiresAt (OnSessionRevoked(RevokedTokenExpired))
+	// unless the app logs in again.
+	OnAuthTokenWillExpire func(expiresAt int64)
 }
 
 // AddLoginListener registers l under id; a listener already registered
@@ -66,6 +76,14 @@ func (c *Client) fireLoginFailure(e *Error) {
 	for _, n := range c.listeners() {
 		if f := n.l.OnLoginFailure; f != nil {
 			c.safely(n.id, "OnLoginFailure", func() { f(&Error{Code: e.Code, Description: e.Description}) })
+		}
+	}
+}
+
+func (c *Client) fireWillExpire(expiresAt int64) {
+	for _, n := range c.listeners() {
+		if f := n.l.OnAuthTokenWillExpire; f != nil {
+			c.safely(n.id, "OnAuthTokenWillExpire", func() { f(expiresAt) })
 		}
 	}
 }

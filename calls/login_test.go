@@ -534,12 +534,17 @@ func TestServerDown(t *testing.T) {
 	logs := &logBuffer{}
 	s := settings(srv, calls.NewFileStore(dir))
 	s.Logger = logs.logger()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	s.HTTPClient = &http.Client{Transport: tr}
 	c, err := calls.New(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := login(t, c, srv, uid1)
 	srv.Stop()
+	// A kept-alive connection the server was closing would fail the next
+	// POST with EOF rather than a refused connection.
+	tr.CloseIdleConnections()
 	ctx := context.Background()
 
 	e := wantCode(t, func() error { _, err := c.Login(ctx, uid2, srv.AuthKey); return err }(), calls.ErrNetwork)

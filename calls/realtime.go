@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -27,9 +28,11 @@ type UserListener struct {
 // on always reaches it); OnDisconnected when it drops (the SDK reconnects
 // with backoff) or closes; OnSessionRevoked when the server ends the
 // session (logout elsewhere, token deleted or expired, user deleted or
-// deactivated — reason says which, one of the Revoked… constants). It is
-// never called for the client's own Logout; by the time it runs the local
-// session and store are cleared.
+// deactivated — reason says which, one of the Revoked… constants), or the
+// SDK ends it at its token's expiry (RevokedTokenExpired; then on a
+// goroutine of the SDK, realtime or not). Each end is reported once. It
+// is never called for the client's own Logout; by the time it runs the
+// local session and store are cleared.
 type ConnectionListener struct {
 	OnConnected, OnDisconnected func()
 	OnSessionRevoked            func(reason string)
@@ -85,10 +88,8 @@ const (
 
 // realtime is a client's live connection state.
 type realtime struct {
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	token  string
+	mu  sync.Mutex
+	cur *rtConn // the session's connection; nil when there is none
 
 	lmu   sync.Mutex
 	users map[string]UserListener
@@ -180,42 +181,82 @@ func (c *Client) firePresence(u *User) {
 	}
 }
 
-// rtStart connects for token's session, replacing any connection.
+// rtConn is the connection of one session, kept up (reconnecting) by one
+// goroutine until it is stopped or the session is revoked.
+type rtConn struct {
+	cfg    *config
+	token  string
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the goroutine has finished
+	// inCallback counts the listener callbacks running on the goroutine.
+	// A callback may end the session (Logout, a login as someone else),
+	// which stops this connection: that must not wait for the goroutine,
+	// which is the callback's own.
+	inCallback atomic.Int32
+}
+
+// callback runs listener callbacks on the connection's goroutine.
+func (rc *rtConn) callback(f func()) {
+	rc.inCallback.Add(1)
+	defer rc.inCallback.Add(-1)
+	f()
+}
+
+// stop ends the connection; with wait it returns once the goroutine has
+// finished, unless the goroutine is in a callback (possibly the caller).
+func (rc *rtConn) stop(wait bool) {
+	rc.cancel()
+	if wait && rc.inCallback.Load() == 0 {
+		<-rc.done
+	}
+}
+
+// rtStart connects for token's session, replacing any connection. It does
+// nothing once token is no longer the session of cfg: the hooks of two
+// session changes may run in either order, and a logout that came in
+// between must not be followed by a connection for the session it ended.
+// The check and the hand-over happen under rt.mu, which rtStop takes too.
 func (c *Client) rtStart(cfg *config, token string) {
-	c.rtStop(true)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	c.rt.mu.Lock()
-	c.rt.cancel, c.rt.done, c.rt.token = cancel, done, token
+	if !c.holds(cfg, token) {
+		c.rt.mu.Unlock()
+		return
+	}
+	old := c.rt.cur
+	ctx, cancel := context.WithCancel(context.Background())
+	rc := &rtConn{cfg: cfg, token: token, cancel: cancel, done: make(chan struct{})}
+	c.rt.cur = rc
 	c.rt.mu.Unlock()
+	if old != nil { // the previous connection ends before the next dials
+		old.stop(true)
+	}
 	go func() {
-		defer close(done)
-		c.rtRun(ctx, cfg, token)
+		defer close(rc.done)
+		c.rtRun(ctx, rc)
 	}()
 }
 
-// rtStop closes the connection. With wait it returns once the connection
-// goroutine has finished (never from that goroutine itself).
-func (c *Client) rtStop(wait bool) {
+// rtStop closes the connection of token's session (any connection when
+// token is ""); a connection of another session, started meanwhile, stays.
+// With wait it returns once the connection goroutine has finished.
+func (c *Client) rtStop(token string, wait bool) {
 	c.rt.mu.Lock()
-	cancel, done := c.rt.cancel, c.rt.done
-	c.rt.cancel, c.rt.done, c.rt.token = nil, nil, ""
-	c.rt.mu.Unlock()
-	if cancel == nil {
+	rc := c.rt.cur
+	if rc == nil || token != "" && rc.token != token {
+		c.rt.mu.Unlock()
 		return
 	}
-	cancel()
-	if wait {
-		<-done
-	}
+	c.rt.cur = nil
+	c.rt.mu.Unlock()
+	rc.stop(wait)
 }
 
 // rtRun keeps a connection up until ctx ends or the session is revoked,
 // reconnecting with exponential backoff and jitter.
-func (c *Client) rtRun(ctx context.Context, cfg *config, token string) {
+func (c *Client) rtRun(ctx context.Context, rc *rtConn) {
 	backoff := rtBackoffMin
 	for ctx.Err() == nil {
-		connected, over := c.rtOnce(ctx, cfg, token)
+		connected, over := c.rtOnce(ctx, rc)
 		if over || ctx.Err() != nil {
 			return
 		}
@@ -248,7 +289,8 @@ type rtMessage struct {
 
 // rtOnce runs one connection. connected reports that the server registered
 // it; over, that the session ended (revoked), so no reconnect.
-func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connected, over bool) {
+func (c *Client) rtOnce(ctx context.Context, rc *rtConn) (connected, over bool) {
+	cfg, token := rc.cfg, rc.token
 	h := http.Header{}
 	h.Set("appId", cfg.appID)
 	h.Set("authToken", token)
@@ -264,8 +306,12 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized && rtDeadToken(resp) {
 			// The token died while we were away (logged out elsewhere,
-			// deleted): the session is over.
-			return false, c.rtRevoked(ctx, token, RevokedTokenDeleted)
+			// deleted, expired): the session is over.
+			reason := RevokedTokenDeleted
+			if c.expired(token) {
+				reason = RevokedTokenExpired
+			}
+			return false, c.rtRevoked(ctx, rc, reason)
 		}
 		cfg.log.Debug("callgate: realtime connection failed; retrying", "err", err)
 		return false, false
@@ -274,7 +320,9 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 	ws.SetReadLimit(1 << 20)
 	defer func() {
 		if connected && !over && ctx.Err() == nil {
-			c.fireConn(func(l ConnectionListener) func() { return l.OnDisconnected }, "OnDisconnected")
+			rc.callback(func() {
+				c.fireConn(func(l ConnectionListener) func() { return l.OnDisconnected }, "OnDisconnected")
+			})
 		}
 	}()
 	go func() { // application-level pings: the server answers pong
@@ -302,7 +350,7 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 				if reason == "" {
 					reason = strings.TrimSpace(closeReason(err))
 				}
-				return connected, c.rtRevoked(ctx, token, reason)
+				return connected, c.rtRevoked(ctx, rc, reason)
 			}
 			if websocket.CloseStatus(err) == closeTooManyConns {
 				cfg.log.Warn("callgate: the server refused the realtime connection: too many connections for this user")
@@ -317,11 +365,13 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 		case "connected":
 			if !connected && ctx.Err() == nil {
 				connected = true
-				c.fireConn(func(l ConnectionListener) func() { return l.OnConnected }, "OnConnected")
+				rc.callback(func() {
+					c.fireConn(func(l ConnectionListener) func() { return l.OnConnected }, "OnConnected")
+				})
 			}
 		case "presence":
 			if ctx.Err() == nil && m.UID != "" {
-				c.firePresence(&User{UID: m.UID, Status: m.Status, LastActiveAt: m.LastActiveAt})
+				rc.callback(func() { c.firePresence(&User{UID: m.UID, Status: m.Status, LastActiveAt: m.LastActiveAt}) })
 			}
 		case "presence_batch":
 			for _, ev := range m.Events {
@@ -337,16 +387,11 @@ func (c *Client) rtOnce(ctx context.Context, cfg *config, token string) (connect
 
 // rtRevoked ends the local session after the server revoked token, and
 // reports it unless the session had already ended here (our own Logout).
-func (c *Client) rtRevoked(ctx context.Context, token, reason string) bool {
-	if ctx.Err() != nil || !c.revoked(token) {
+func (c *Client) rtRevoked(ctx context.Context, rc *rtConn, reason string) bool {
+	if ctx.Err() != nil {
 		return true
 	}
-	c.fireConn(func(l ConnectionListener) func() {
-		if l.OnSessionRevoked == nil {
-			return nil
-		}
-		return func() { l.OnSessionRevoked(reason) }
-	}, "OnSessionRevoked")
+	rc.callback(func() { c.endRevoked(rc.token, reason) })
 	return true
 }
 

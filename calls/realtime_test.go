@@ -224,3 +224,51 @@ func TestRealtimeLogoutOfflineAtOnce(t *testing.T) {
 	}
 	evA.never(t, "revoked:logout", 300*time.Millisecond)
 }
+
+// Connection callbacks run on the connection's goroutine and may end the
+// session they report on: ending it stops that connection, which must not
+// wait for the goroutine the callback runs on.
+func TestRealtimeCallbackMayEndTheSession(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(c *calls.Client, srv *servertest.Server) error
+	}{
+		{"logout", func(c *calls.Client, _ *servertest.Server) error {
+			_, err := c.Logout(context.Background())
+			return err
+		}},
+		{"login as another user", func(c *calls.Client, srv *servertest.Server) error {
+			_, err := c.Login(context.Background(), uid2, srv.AuthKey)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := rtServer(t)
+			c := newClient(t, srv)
+			done := make(chan error, 1)
+			var once sync.Once
+			c.AddConnectionListener("end", calls.ConnectionListener{OnConnected: func() {
+				once.Do(func() { done <- tc.end(c, srv) })
+			}})
+			ev := watch(t, c)
+			login(t, c, srv, uid1)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the callback never returned: ending the session waited for its own goroutine")
+			}
+			if tc.name != "logout" {
+				// The new session connects in turn (after the first
+				// connection's own report).
+				ev.expect(t, "connected", 5*time.Second)
+				ev.expect(t, "connected", 5*time.Second)
+				if u := c.GetLoggedInUser(); u == nil || u.UID != uid2 {
+					t.Fatalf("session = %+v", u)
+				}
+			}
+		})
+	}
+}

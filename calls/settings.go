@@ -1,6 +1,7 @@
 package calls
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -47,7 +48,24 @@ type AppSettings struct {
 	// Logger receives the SDK's warnings (a logout the server did not
 	// confirm, a corrupt session, a panicking listener); nil means slog.Default().
 	Logger *slog.Logger
+	// TokenProvider, if set, is asked for a new auth token of the logged-in
+	// user when the session's token is about to expire (when
+	// OnAuthTokenWillExpire fires): your backend creates it, POST
+	// /v3/users/{uid}/auth_tokens with its REST key. The SDK moves the
+	// session to the new token and logs the old one out. ctx ends when the
+	// session does or the old token expires. It is called once per
+	// refresh, retried with backoff when it fails, and must not call
+	// LogoutOtherSessions (which waits for the refresh). Nil: the session
+	// ends when its token expires.
+	TokenProvider func(ctx context.Context) (string, error)
+	// TokenWillExpireBefore is how long before the token's expiry
+	// OnAuthTokenWillExpire fires and the TokenProvider is asked; at most a
+	// tenth of the token's lifetime. 0 means 60 s; negative is invalid.
+	TokenWillExpireBefore time.Duration
 }
+
+// defaultWillExpireBefore is AppSettings.TokenWillExpireBefore's default.
+const defaultWillExpireBefore = 60 * time.Second
 
 // config is what one successful Init established. It never changes; a new
 // Init makes a new one.
@@ -58,6 +76,8 @@ type config struct {
 	log                          *slog.Logger
 	realtime                     bool
 	presence                     string
+	tokenProvider                func(context.Context) (string, error)
+	willExpireBefore             time.Duration
 }
 
 var defaultHTTPClient = &http.Client{
@@ -96,6 +116,9 @@ func newConfig(s AppSettings) (*config, *Error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return bad("Host %q is invalid: it must not carry a query or fragment", host)
 	}
+	if s.TokenWillExpireBefore < 0 {
+		return bad("TokenWillExpireBefore %v is invalid: it must not be negative (0 means %v)", s.TokenWillExpireBefore, defaultWillExpireBefore)
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	presence := strings.TrimSpace(s.Presence)
@@ -112,6 +135,12 @@ func newConfig(s AppSettings) (*config, *Error) {
 		log:      s.Logger,
 		realtime: !s.DisableRealtime,
 		presence: presence,
+
+		tokenProvider:    s.TokenProvider,
+		willExpireBefore: s.TokenWillExpireBefore,
+	}
+	if cfg.willExpireBefore == 0 {
+		cfg.willExpireBefore = defaultWillExpireBefore
 	}
 	if cfg.store == nil {
 		cfg.store = NewFileStore("")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/callgate/callgate/calls"
 )
@@ -53,10 +54,26 @@ var (
 	_ func() []string                                       = calls.RevokedReasons
 	_ string                                                = calls.RevokedLogout + calls.RevokedTokenDeleted + calls.RevokedTokensFlushed + calls.RevokedUserDeleted + calls.RevokedUserDeactivated + calls.RevokedTokenExpired
 
+	// A user's own sessions.
+	_ func(context.Context) ([]calls.Session, error)                = calls.ListSessions
+	_ func(context.Context, string) error                           = calls.LogoutSession
+	_ func(context.Context) (int, error)                            = calls.LogoutOtherSessions
+	_ func(*calls.Client, context.Context) ([]calls.Session, error) = (*calls.Client).ListSessions
+	_ func(*calls.Client, context.Context, string) error            = (*calls.Client).LogoutSession
+	_ func(*calls.Client, context.Context) (int, error)             = (*calls.Client).LogoutOtherSessions
+	_                                                               = calls.Session{
+		ID: "", Platform: "", DeviceID: "", UserAgent: "",
+		CreatedAt: int64(0), LastUsedAt: int64(0), ExpiresAt: int64(0),
+		Current: false, Connected: false,
+	}
+	_ string = calls.RevokedLoggedOutElsewhere
+
 	_ = calls.AppSettings{
 		AppID: "", Region: "", Host: "", AuthKey: "",
 		SessionStore: calls.SessionStore(nil), HTTPClient: (*http.Client)(nil),
 		DisableRealtime: false, Logger: (*slog.Logger)(nil),
+		TokenProvider:         func(context.Context) (string, error) { return "", nil },
+		TokenWillExpireBefore: time.Duration(0),
 	}
 	_ = calls.Error{Code: "", Description: ""}
 	_ = calls.LoginListener{
@@ -64,10 +81,14 @@ var (
 		OnLoginFailure:  func(*calls.Error) {},
 		OnLogoutSuccess: func() {},
 		OnLogoutFailure: func(*calls.Error) {},
+
+		OnAuthTokenWillExpire: func(expiresAt int64) {},
 	}
-	_ = calls.User{
+	_ string = calls.ErrTokenRefreshFailed
+	_        = calls.User{
 		UID: "", Name: "", Avatar: "", Status: "", AuthToken: "",
 		Link: "", Role: "", Metadata: map[string]any{}, LastActiveAt: int64(0),
+		AuthTokenExpiresAt: int64(0),
 	}
 	_ calls.SessionStore = sessionStoreShape(nil)
 )

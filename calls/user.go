@@ -12,6 +12,10 @@ type User struct {
 	Role         string         `json:"role"`
 	Metadata     map[string]any `json:"metadata"`
 	LastActiveAt int64          `json:"lastActiveAt"` // unix seconds
+	// AuthTokenExpiresAt is when AuthToken expires (unix seconds; 0 =
+	// never), as PUT and GET /me answer it: set on the logged-in user only,
+	// and saved with the session.
+	AuthTokenExpiresAt int64 `json:"authTokenExpiresAt"`
 }
 
 // clone returns a deep copy, so callers can never change the SDK's session.

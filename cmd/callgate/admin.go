@@ -56,6 +56,16 @@ func adminEmit(w io.Writer, asJSON bool, raw any, human func() error) error {
 	return human()
 }
 
+// adminEmitThen is adminEmit for a write that was made: it shows it, then
+// returns unaudited (the write's audit event could not be recorded) if
+// that is not nil.
+func adminEmitThen(unaudited error, w io.Writer, asJSON bool, raw any, human func() error) error {
+	if err := adminEmit(w, asJSON, raw, human); err != nil {
+		return err
+	}
+	return unaudited
+}
+
 // adminPrint prints the answer r: show(w, r) for people, r.out with --json.
 func adminPrint[T any](cmd *cobra.Command, asJSON bool, r adminReply[T], show func(io.Writer, adminReply[T])) error {
 	w := cmd.OutOrStdout()

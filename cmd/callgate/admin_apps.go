@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -58,11 +59,12 @@ once and stored only as SHA-256 hashes: save them now.`,
 			}
 			defer b.Close()
 			out, err := b.CreateApp(cmd.Context(), adminAppID(id), strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(region)))
-			if err != nil {
+			if err != nil && !errors.Is(err, errUnaudited) {
 				return err
 			}
+			unaudited := err
 			w := cmd.OutOrStdout()
-			return adminEmit(w, asJSON, out, func() error {
+			return adminEmitThen(unaudited, w, asJSON, out, func() error {
 				fmt.Fprintf(w, "Created app %s in %s.\n\n", out.AppID, b.desc)
 				adminFields(w,
 					[2]string{"  App ID", out.AppID},

@@ -26,6 +26,7 @@ type adminBackend interface {
 	DeleteAPIKey(ctx context.Context, ref string) (adminReply[adminResult], error)
 	ListSigningKeys(ctx context.Context) (adminReply[[]adminSigningKey], error)
 	RotateSigningKey(ctx context.Context, opts rotateOptions) (adminReply[adminRotation], error)
+	ListAuditEvents(ctx context.Context, q auditQuery) (adminReply[[]adminAuditEvent], error)
 	Close() error
 }
 
@@ -93,7 +94,9 @@ func (f *adminBackendFlags) backend(cmd *cobra.Command) (adminBackend, error) {
 }
 
 // adminDo is the flow of a command with both backends: open the backend
-// the flags choose, ask it, print the answer (show, or --json).
+// the flags choose, ask it, print the answer (show, or --json). A write
+// whose audit event could not be recorded (errUnaudited) is shown, then
+// fails.
 func adminDo[T any](cmd *cobra.Command, f *adminBackendFlags, ask func(adminBackend, context.Context) (adminReply[T], error), show func(io.Writer, adminReply[T])) error {
 	b, err := f.backend(cmd)
 	if err != nil {
@@ -101,6 +104,12 @@ func adminDo[T any](cmd *cobra.Command, f *adminBackendFlags, ask func(adminBack
 	}
 	defer b.Close()
 	r, err := ask(b, cmd.Context())
+	if errors.Is(err, errUnaudited) {
+		if perr := adminPrint(cmd, f.asJSON, r, show); perr != nil {
+			return perr
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}

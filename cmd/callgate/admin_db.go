@@ -21,7 +21,9 @@ import (
 
 // dbBackend does the admin commands' work offline, on the database itself:
 // SQLite in --data or PostgreSQL with --db. A server may be running on the
-// same database; SQLite and PostgreSQL both allow it.
+// same database; SQLite and PostgreSQL both allow it. Every write it makes
+// records its audit event at once, with the local user as the actor
+// (record, audit.go); through REST the server records them.
 type dbBackend struct {
 	st   *sqlstore.Store
 	desc string     // the database, for messages
@@ -82,6 +84,13 @@ func (b *dbBackend) CreateApp(ctx context.Context, id, name, region string) (adm
 			out.AuthKey = secret
 		} else {
 			out.RESTAPIKey = secret
+		}
+	}
+	// The log has no action for an app's creation; its keys are what an
+	// attacker would want, so their creation is what it records.
+	for _, k := range out.Keys {
+		if err := b.record(ctx, app.ID, "apikey.create", k.ID, map[string]any{"name": k.Name, "scope": k.Scope}); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
@@ -145,8 +154,17 @@ func (b *dbBackend) ChangeApp(ctx context.Context, ch appChange) (out wire.App, 
 			}
 		}
 		b.app = &a
+		// As PUT /app records it: the new name, the settings as given.
+		details := map[string]any{}
+		if ch.name != nil {
+			details["name"] = a.Name
+		}
+		if len(ch.settings) > 0 {
+			details["settings"] = ch.settings
+		}
+		err = b.record(ctx, a.ID, "app.update", a.ID, details)
 	}
-	return wire.AppOf(&a, int64(signing.TTL(&a).Seconds()), signing.Grants(&a)), changed, nil, nil
+	return wire.AppOf(&a, int64(signing.TTL(&a).Seconds()), signing.Grants(&a)), changed, nil, err
 }
 
 func (b *dbBackend) CreateAPIKey(ctx context.Context, name, scope string) (adminReply[adminKey], error) {
@@ -157,7 +175,8 @@ func (b *dbBackend) CreateAPIKey(ctx context.Context, name, scope string) (admin
 	if err != nil {
 		return adminReply[adminKey]{}, err
 	}
-	return offlineReply(b.app.ID, wire.KeyOf(k, secret)), nil
+	err = b.record(ctx, b.app.ID, "apikey.create", k.ID, map[string]any{"name": k.Name, "scope": k.Scope})
+	return offlineReply(b.app.ID, wire.KeyOf(k, secret)), err
 }
 
 func (b *dbBackend) ListAPIKeys(ctx context.Context) (adminReply[[]adminKey], error) {
@@ -189,7 +208,9 @@ func (b *dbBackend) DeleteAPIKey(ctx context.Context, ref string) (adminReply[ad
 	if err != nil {
 		return adminReply[adminResult]{}, err
 	}
-	return offlineReply(b.app.ID, adminResult{Success: true, Message: "API key " + k.ID + " deleted."}), nil
+	// The target is the key's id, never ref: ref may be the secret itself.
+	err = b.record(ctx, b.app.ID, "apikey.delete", k.ID, map[string]any{"name": k.Name, "scope": k.Scope})
+	return offlineReply(b.app.ID, adminResult{Success: true, Message: "API key " + k.ID + " deleted."}), err
 }
 
 func (b *dbBackend) ListSigningKeys(ctx context.Context) (adminReply[[]adminSigningKey], error) {
@@ -216,11 +237,14 @@ func (b *dbBackend) RotateSigningKey(ctx context.Context, opts rotateOptions) (a
 	}
 	var rot adminRotation
 	rot.Active = wire.SigningKeyOf(active, now.Unix())
+	retiredKID := ""
 	if retired != nil {
 		v := wire.SigningKeyOf(retired, now.Unix())
 		rot.Retired = &v
+		retiredKID = retired.ID
 	}
-	return offlineReply(b.app.ID, rot), nil
+	err = b.record(ctx, b.app.ID, "signingkey.rotate", active.ID, map[string]any{"retired": retiredKID})
+	return offlineReply(b.app.ID, rot), err
 }
 
 // adminOpenStore opens the database of storeFlags for an offline command.

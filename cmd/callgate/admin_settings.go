@@ -8,6 +8,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -95,14 +96,15 @@ the server applies it at once on every node.`,
 			}
 			defer b.Close()
 			out, changed, bad, err := b.ChangeApp(cmd.Context(), ch)
-			if err != nil {
+			if err != nil && !errors.Is(err, errUnaudited) {
 				return err
 			}
 			if len(bad) > 0 {
 				return settingsError(b.app.ID, ch, bad)
 			}
+			unaudited := err
 			w := cmd.OutOrStdout()
-			return adminEmit(w, asJSON, out, func() error {
+			return adminEmitThen(unaudited, w, asJSON, out, func() error {
 				if len(changed) > 0 {
 					fmt.Fprintf(w, "Changed %s of app %s in %s.\n\n", strings.Join(changed, ", "), out.AppID, b.desc)
 				} else {

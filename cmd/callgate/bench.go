@@ -35,9 +35,22 @@ connections, closed loop, like wrk -c C:
 
 For each it prints req/s, latency percentiles, errors, the server's peak RSS and
 the ratio to the baseline measured in the same run. --print-wrk prints wrk
-commands that reproduce each figure independently.`,
+commands that reproduce each figure independently.
+
+--soak DURATION runs a soak test instead: the mixed load on --connections
+connections plus --soak-churn WebSocket clients that connect, stay 0.2–2 s
+and leave (cleanly or by dropping the connection, taking turns), for
+DURATION (at least 1m; 10m is a good soak). Every --soak-interval it prints
+req/s, p99, errors, WebSocket connects and the server's RSS, goroutines and
+open descriptors; at the end a table, and it exits non-zero if anything kept
+growing:
+
+` + indent(bench.SoakRule, "  "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Soak > 0 {
+				return runSoak(cmd, o, asJSON)
+			}
 			rep, err := bench.Run(cmd.Context(), cmd.ErrOrStderr(), o)
 			if err != nil {
 				return err
@@ -68,9 +81,38 @@ commands that reproduce each figure independently.`,
 	fs.IntVar(&o.Connections, "connections", 64, "concurrent keep-alive connections")
 	fs.IntVar(&o.Users, "users", 1000, "bench users to create (each gets a token)")
 	fs.StringVar(&o.Scenarios, "scenarios", strings.Join(bench.Scenarios, ","), "scenarios to run, comma-separated")
+	fs.DurationVar(&o.Soak, "soak", 0, "run a soak test of this length instead of the scenarios (e.g. 10m); fails if RSS, goroutines or descriptors keep growing")
+	fs.DurationVar(&o.SoakInterval, "soak-interval", time.Minute, "with --soak: print a line of figures this often")
+	fs.IntVar(&o.SoakChurn, "soak-churn", 32, "with --soak: WebSocket clients connecting and disconnecting continuously")
 	fs.BoolVar(&asJSON, "json", false, "print results as JSON")
 	fs.BoolVar(&printWrk, "print-wrk", false, "also print wrk commands reproducing each scenario")
 	return cmd
+}
+
+// runSoak runs bench --soak and prints its table (or JSON); a soak that
+// failed its rule is an error after the figures.
+func runSoak(cmd *cobra.Command, o bench.Options, asJSON bool) error {
+	rep, err := bench.RunSoak(cmd.Context(), cmd.ErrOrStderr(), o)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if asJSON {
+		if err := printJSON(out, rep); err != nil {
+			return err
+		}
+	} else {
+		printFigures(out, rep)
+		fmt.Fprint(out, rep.Verdict())
+	}
+	if len(rep.Failures) > 0 {
+		return fmt.Errorf("soak failed:\n  %s", strings.Join(rep.Failures, "\n  "))
+	}
+	return nil
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 // printFigures prints a benchmark's heading and table of figures.

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/callgate/callgate/internal/bench"
@@ -56,4 +57,34 @@ func stderrOf(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// A two-minute soak of the real binary: mixed REST load and WebSocket
+// churn, failing if the server's RSS, goroutines or open descriptors keep
+// growing after warm-up (bench.SoakRule). It runs in CI; a leak of a
+// goroutine or a descriptor per connection or per request shows within it.
+func TestBenchSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a two-minute soak")
+	}
+	cmd := exec.Command(callgateBinary(t), "bench", "--soak", "2m", "--soak-interval", "30s", "--json",
+		"--users", "200", "--connections", "16", "--soak-churn", "16")
+	cmd.Env = cleanEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var rep bench.SoakReport
+	if jerr := json.Unmarshal(out, &rep); jerr != nil {
+		t.Fatalf("bench --soak: %v, output %q: %v\n%s", err, out, jerr, stderr.String())
+	}
+	t.Logf("soak progress:\n%s", stderr.String())
+	for _, c := range rep.Checks {
+		t.Logf("%s: early %.0f, middle %.0f, last %.0f (limit %.0f)", c.Measure, c.Early, c.Middle, c.Last, c.Limit)
+	}
+	if err != nil || len(rep.Failures) > 0 {
+		t.Fatalf("soak failed (%v):\n%s", err, strings.Join(rep.Failures, "\n"))
+	}
+	if len(rep.Windows) != 4 || len(rep.Checks) != 3 || rep.Requests == 0 || rep.WSConnects == 0 {
+		t.Fatalf("report %+v", rep)
+	}
 }

@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newSigningKeysCmd(),
 		newUsersCmd(),
 		newTokensCmd(),
+		newAuditCmd(),
 		// A user's session through the Go SDK, and call tokens.
 		newLoginCmd(),
 		newWhoamiCmd(),
@@ -53,7 +54,8 @@ var envFlags = map[string]bool{
 	"addr": true, "data": true, "db": true, "durability": true, "dev": true, "dev-allow-remote": true,
 	"log-format": true, "log-level": true, "rate-limit": true, "rate-limit-tokens": true,
 	"rate-limit-failed-auth": true, "presence-grace": true, "node-lease": true, "ws-max-per-user": true,
-	"pprof": true, "public-url": true, "master-key-file": true, "call-token-leeway": true,
+	"pprof": true, "public-url": true, "master-key-file": true, "call-token-leeway": true, "audit-retention": true,
+	"trusted-proxies": true, "tls-cert": true, "tls-key": true,
 	"server": true, "app": true, "key": true, "host": true, "region": true, "sessions": true,
 }
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +44,10 @@ type serveFlags struct {
 	publicURL      string
 	callLeeway     time.Duration
 	masterKeyFile  string
+	auditRetention string
+	trustedProxies string
+	tlsCert        string
+	tlsKey         string
 }
 
 func newServeCmd() *cobra.Command {
@@ -55,7 +61,17 @@ Every flag can also be set in the environment as CALLGATE_ + the flag name in
 upper case with - as _ (--addr → CALLGATE_ADDR); a flag on the command line wins.
 
 --dev creates (on first start) an app, an authOnly and a fullAccess key and the
-five sample users, prints them, and writes {data}/dev-credentials.json.`,
+five sample users, prints them, and writes {data}/dev-credentials.json.
+
+--tls-cert and --tls-key serve HTTPS (HTTP/2 and HTTP/1.1; WebSockets over
+HTTP/1.1 on the same port). SIGHUP reads both files again: new connections get
+the new certificate, open ones keep theirs, and a pair that fails to load is
+logged and the current one kept.
+
+--trusted-proxies names the reverse proxies whose X-Forwarded-For (else
+Forwarded) is believed: the client is the right-most address in it that is not
+itself a trusted proxy. Without it those headers are ignored
+(docs/operations.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), &f)
@@ -75,8 +91,12 @@ five sample users, prints them, and writes {data}/dev-credentials.json.`,
 	fs.DurationVar(&f.nodeLease, "node-lease", 15*time.Second, "presence lease of this node; a crashed node's users go offline within it")
 	fs.IntVar(&f.wsMaxPerUser, "ws-max-per-user", 10, "live realtime connections per user on this node")
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
-	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound)")
+	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound, https:// with --tls-cert)")
 	fs.DurationVar(&f.callLeeway, "call-token-leeway", 30*time.Second, "clock skew allowed when verifying call tokens (exp, nbf, iat); 0 allows none")
+	fs.StringVar(&f.auditRetention, "audit-retention", "2160h", `how long audit events are kept (2160h = 90 days; 720h, 30d…); 0 or "forever" keeps them`)
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (HTTP/2 and HTTP/1.1, TLS 1.2+) with this PEM certificate chain; needs --tls-key; SIGHUP reads both files again")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key (RSA, ECDSA or Ed25519) of --tls-cert")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For (or, without it, Forwarded) names the client, e.g. 127.0.0.1/32,10.0.0.0/8; without it those headers are ignored")
 	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "file holding 32 random bytes (hex or base64; mode 0600) that encrypt the call-token signing keys at rest; without it they are stored raw in the (0600) database")
 	return cmd
 }
@@ -131,12 +151,29 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 			return fmt.Errorf("--public-url %q: want the URL clients reach the server at, e.g. https://callgate.example.com", f.publicURL)
 		}
 	}
+	trusted, err := server.ParseTrustedProxies(f.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	certs, err := f.loadTLS(log)
+	if err != nil {
+		return err
+	}
+	if certs != nil {
+		// From now on, so that a SIGHUP during start-up does not end the
+		// process (its default).
+		defer reloadOnHUP(ctx, certs, log)()
+	}
 	leeway := f.callLeeway
 	if leeway < 0 {
 		return fmt.Errorf("--call-token-leeway %s: want a duration of 0 or more, e.g. 30s", leeway)
 	}
 	if leeway == 0 {
 		leeway = -1 // server.Config: negative means none, 0 the default
+	}
+	retention, err := auditRetention(f.auditRetention)
+	if err != nil {
+		return err
 	}
 	// Everything callgate writes holds or guards secrets: keep it private.
 	syscall.Umask(0o077)
@@ -155,7 +192,11 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? pick another --addr)", f.addr, err)
 	}
-	host := "http://" + ln.Addr().String()
+	scheme := "http://"
+	if certs != nil {
+		scheme = "https://"
+	}
+	host := scheme + ln.Addr().String()
 	if publicURL == "" {
 		publicURL = host
 	}
@@ -174,7 +215,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 		OnRemote: func(ev realtime.Event) { srv.OnRemote(ev) },
 	})
 	srv = server.New(server.Config{Store: st, Logger: log, RateLimits: limits, Hub: hub,
-		PublicURL: publicURL, CallTokenLeeway: leeway, MasterKey: masterKey})
+		PublicURL: publicURL, CallTokenLeeway: leeway, AuditRetention: retention, MasterKey: masterKey, TrustedProxies: trusted})
 	defer srv.Close()
 	if err := hub.Start(ctx); err != nil {
 		ln.Close()
@@ -214,13 +255,18 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	} else if n > 0 {
 		log.Info("created call-token signing keys", "apps", n, "encrypted", masterKey.Encrypts())
 	}
-	log.Info("callgate listening", "addr", ln.Addr().String(), "store", desc, "dev", f.dev,
-		"rate_limit", limits.Enabled, "version", version, "startup", time.Since(start).Round(time.Millisecond))
-	err = server.Serve(ctx, ln, srv, log, func() {
+	log.Info("callgate listening", "addr", ln.Addr().String(), "tls", certs != nil, "store", desc, "dev", f.dev,
+		"rate_limit", limits.Enabled, "trusted_proxies", len(trusted), "version", version, "startup", time.Since(start).Round(time.Millisecond))
+	beforeShutdown := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
-	})
+	}
+	if certs != nil {
+		err = server.ServeTLS(ctx, ln, srv, log, certs.TLSConfig(), beforeShutdown)
+	} else {
+		err = server.Serve(ctx, ln, srv, log, beforeShutdown)
+	}
 	stopBG()
 	srv.Close()
 	if cerr := st.Close(); cerr != nil && err == nil {
@@ -228,6 +274,41 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	}
 	log.Info("callgate stopped")
 	return err
+}
+
+// auditRetention turns --audit-retention into server.Config.AuditRetention,
+// whose 0 means the default (90 days) and a negative value for ever: here
+// 0 and "forever" keep events for ever.
+func auditRetention(s string) (time.Duration, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	if v == "forever" || v == "0" {
+		return -1, nil
+	}
+	d, err := parseLongDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--audit-retention %q: want a duration such as 2160h or 90d (days), or 0 or forever to keep audit events for ever", s)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	if d < time.Hour {
+		return 0, fmt.Errorf("--audit-retention %s: keep audit events an hour at least (or 0 / forever for ever)", s)
+	}
+	return d, nil
+}
+
+// parseLongDuration parses a Go duration (90m, 2160h) or a whole number of
+// days (90d).
+func parseLongDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok && digits.MatchString(n) {
+		days, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || days > math.MaxInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("%q: too many days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // isLoopback reports whether addr binds only the loopback interface.
@@ -263,6 +344,7 @@ func printDevBanner(w io.Writer, c *provision.DevCredentials, created bool, path
 		}
 		fmt.Fprintf(&b, " %s (%s)%s", u.UID, u.Name, sep)
 	}
+	fmt.Fprintf(&b, "\n  Console       %s/console   (sign in with the App ID and the REST API key)", c.Host)
 	fmt.Fprintf(&b, "\n\nTry it — create an auth token for a sample user:\n\n")
 	fmt.Fprintf(&b, "  curl -s -X POST %s/v3/users/cometchat-uid-1/auth_tokens -H 'appId: %s' -H 'apiKey: %s'\n\n", c.Host, c.AppID, c.AuthKey)
 	io.WriteString(w, b.String())

@@ -1,9 +1,10 @@
-// Package bench is callgate's benchmark harness, behind `callgate bench` and
-// `callgate bench-realtime` (docs/benchmarks.md): it starts the servers to
-// measure as their own processes, drives them with its own load generator
-// (loadgen.go) or WebSocket sessions, and computes and formats the figures.
+// Package bench is callgate's benchmark harness, behind `callgate bench`
+// (and its --soak) and `callgate bench-realtime` (docs/benchmarks.md): it
+// starts the servers to measure as their own processes, drives them with
+// its own load generator (loadgen.go) or WebSocket sessions, and computes
+// and formats the figures.
 //
-// One job per file: run.go and realtime.go run the two benchmarks, proc.go
+// One job per file: run.go, soak.go and realtime.go run the benchmarks, proc.go
 // and procstat.go start and watch processes (cmd/callgate's crash tests
 // use FreeAddr and WaitReady too), setup.go, scenario.go and baseline.go
 // serve run.go, report.go formats.

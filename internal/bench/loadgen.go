@@ -48,6 +48,51 @@ type LoadOptions struct {
 	Next func(conn, i int) Request
 	// Progress, if set, is called about every 200 ms with the requests so far.
 	Progress func(elapsed time.Duration, done int64)
+	// Window, if set, cuts the measured time into windows of this length;
+	// OnWindow gets each one's figures as it ends (the last may be shorter).
+	Window   time.Duration
+	OnWindow func(Window)
+}
+
+// Window is the figures of one window of a run (LoadOptions.Window).
+type Window struct {
+	Index            int // from 0
+	Elapsed          time.Duration
+	Requests, Errors int64
+	Hist             *Histogram
+}
+
+// windowHist is one connection's share of the current window; the run
+// swaps it out at each window's end.
+type windowHist struct {
+	mu   sync.Mutex
+	h    *Histogram
+	n, e int64
+}
+
+func (w *windowHist) record(d time.Duration, failed bool) {
+	w.mu.Lock()
+	w.h.Record(d)
+	w.n++
+	if failed {
+		w.e++
+	}
+	w.mu.Unlock()
+}
+
+// cut returns the window's figures so far and starts a new one.
+func cutWindow(ws []*windowHist, index int, elapsed time.Duration) Window {
+	out := Window{Index: index, Elapsed: elapsed, Hist: NewHistogram()}
+	for _, w := range ws {
+		w.mu.Lock()
+		h, n, e := w.h, w.n, w.e
+		w.h, w.n, w.e = NewHistogram(), 0, 0
+		w.mu.Unlock()
+		out.Hist.Merge(h)
+		out.Requests += n
+		out.Errors += e
+	}
+	return out
 }
 
 // LoadResult is what a run measured.
@@ -69,6 +114,13 @@ func RunLoad(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	var measuring atomic.Bool
 	var count, errs atomic.Int64
 	hists := make([]*Histogram, o.Connections)
+	var wins []*windowHist
+	if o.Window > 0 {
+		wins = make([]*windowHist, o.Connections)
+		for c := range wins {
+			wins[c] = &windowHist{h: NewHistogram()}
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -78,7 +130,11 @@ func RunLoad(ctx context.Context, o LoadOptions) (LoadResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := worker(ctx, o, c, hists[c], &measuring, &count, &errs); err != nil {
+			var win *windowHist
+			if wins != nil {
+				win = wins[c]
+			}
+			if err := worker(ctx, o, c, hists[c], win, &measuring, &count, &errs); err != nil {
 				dialErr <- err
 				cancel()
 			}
@@ -88,11 +144,28 @@ func RunLoad(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	case <-time.After(o.Warmup):
 	case <-ctx.Done():
 	}
+	if wins != nil {
+		cutWindow(wins, 0, 0) // the warm-up is not measured
+	}
 	measuring.Store(true)
 	start := time.Now()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(o.Duration)
+	var windowC <-chan time.Time
+	if wins != nil {
+		wt := time.NewTicker(o.Window)
+		defer wt.Stop()
+		windowC = wt.C
+	}
+	windows, windowStart := 0, start
+	endWindow := func(now time.Time) {
+		w := cutWindow(wins, windows, now.Sub(windowStart))
+		windows, windowStart = windows+1, now
+		if o.OnWindow != nil {
+			o.OnWindow(w)
+		}
+	}
 loop:
 	for {
 		select {
@@ -104,10 +177,15 @@ loop:
 			if o.Progress != nil {
 				o.Progress(time.Since(start), count.Load())
 			}
+		case now := <-windowC:
+			endWindow(now)
 		}
 	}
 	elapsed := time.Since(start)
 	measuring.Store(false)
+	if wins != nil && time.Since(windowStart) >= time.Second {
+		endWindow(time.Now())
+	}
 	res := LoadResult{Requests: count.Load(), Errors: errs.Load(), Elapsed: elapsed}
 	cancel()
 	wg.Wait()
@@ -123,7 +201,7 @@ loop:
 	return res, nil
 }
 
-func worker(ctx context.Context, o LoadOptions, id int, h *Histogram, measuring *atomic.Bool, count, errs *atomic.Int64) error {
+func worker(ctx context.Context, o LoadOptions, id int, h *Histogram, win *windowHist, measuring *atomic.Bool, count, errs *atomic.Int64) error {
 	var conn net.Conn
 	var br *bufio.Reader
 	dial := func() error {
@@ -148,10 +226,14 @@ func worker(ctx context.Context, o LoadOptions, id int, h *Histogram, measuring 
 			return nil
 		}
 		if measuring.Load() {
+			failed := err != nil || status < 200 || status > 299
 			count.Add(1)
 			h.Record(d)
-			if err != nil || status < 200 || status > 299 {
+			if failed {
 				errs.Add(1)
+			}
+			if win != nil {
+				win.record(d, failed)
 			}
 		}
 		if err != nil {

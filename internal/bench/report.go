@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,3 +65,39 @@ func (res RealtimeResult) Table() (header []string, rows [][]string) {
 func ms(v float64) string { return fmt.Sprintf("%.2fms", v) }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Heading is the line printed above RunSoak's table.
+func (rep *SoakReport) Heading() string {
+	return fmt.Sprintf("\nsoak: %.0f s of mixed load (10%% login, 20%% PUT /me, 70%% GET /me) on %d connections, %d WebSocket clients churning; server %s\n\n",
+		rep.DurationSeconds, rep.Connections, rep.Churners, rep.url)
+}
+
+// Table is RunSoak's figures, one row a window, then the growth checks.
+func (rep *SoakReport) Table() (header []string, rows [][]string) {
+	for _, w := range rep.Windows {
+		rows = append(rows, []string{strconv.Itoa(w.Index), fmt.Sprintf("%.0f", w.RPS), ms(w.P99ms), strconv.FormatInt(w.Errors, 10),
+			fmt.Sprintf("%d (%d failed)", w.WSConnects, w.WSFailures), fmt.Sprintf("%.0f MB (%.0f)", w.RSSMB, w.RSSMBMax),
+			fmt.Sprintf("%d (%d)", w.Goroutines, w.GoroutinesMax), fmt.Sprintf("%d (%d)", w.FDs, w.FDsMax)})
+	}
+	return []string{"WINDOW", "REQ/S", "P99", "ERRORS", "WS CONNECTS", "RSS MEDIAN (MAX)", "GOROUTINES MEDIAN (MAX)", "OPEN FDS MEDIAN (MAX)"}, rows
+}
+
+// Verdict is the growth checks and the outcome, for people.
+func (rep *SoakReport) Verdict() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nafter %.0f s of warm-up, medians by third (early / middle / last; limit for the last):\n", rep.WarmupSeconds)
+	for _, c := range rep.Checks {
+		mark := "ok"
+		if c.Grew {
+			mark = "GREW"
+		}
+		fmt.Fprintf(&b, "  %-17s %s / %s / %s  (limit %s)  %s\n", c.Measure, fmtMeasure(c.Measure, c.Early), fmtMeasure(c.Measure, c.Middle),
+			fmtMeasure(c.Measure, c.Last), fmtMeasure(c.Measure, c.Limit), mark)
+	}
+	fmt.Fprintf(&b, "  %d requests, %d errors, p99 %s; %d WebSocket connections, %d failed; %d samples\n",
+		rep.Requests, rep.Errors, ms(rep.P99ms), rep.WSConnects, rep.WSFailures, rep.Samples)
+	if len(rep.Failures) == 0 {
+		b.WriteString("\nsoak passed: nothing kept growing\n")
+	}
+	return b.String()
+}

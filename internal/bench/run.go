@@ -38,6 +38,10 @@ type Options struct {
 	Connections int
 	Users       int
 	Scenarios   string // comma-separated
+	// Soak, when set, runs RunSoak for this long instead of the scenarios.
+	Soak         time.Duration
+	SoakInterval time.Duration // a report line each; default a minute
+	SoakChurn    int           // WebSocket clients connecting and disconnecting
 	// Redact hides the password of a database URL in status lines.
 	Redact func(dsn string) string
 }
@@ -88,61 +92,17 @@ func Run(ctx context.Context, stderr io.Writer, o Options) (*Report, error) {
 			return nil, fmt.Errorf("--scenarios: unknown %q (want some of %s)", s, strings.Join(Scenarios, ","))
 		}
 	}
-	bin := o.ServerBin
-	if bin == "" {
-		var err error
-		if bin, err = os.Executable(); err != nil {
-			return nil, err
-		}
-	}
-	tmp, err := os.MkdirTemp("", "callgate-bench-")
+	env, bin, tmp, cleanup, err := prepare(ctx, stderr, o)
+	defer cleanup()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	env := &benchEnv{url: o.Target, app: o.App, authKey: o.AuthKey, restKey: o.RESTKey, pid: o.PID}
 	var procs []*exec.Cmd
 	defer func() {
 		for _, p := range procs {
 			stopProc(p, 10*time.Second)
 		}
 	}()
-	status := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
-
-	if env.url == "" {
-		addr, err := FreeAddr()
-		if err != nil {
-			return nil, err
-		}
-		args := []string{"serve", "--dev", "--data", filepath.Join(tmp, "data"), "--addr", addr, "--rate-limit", "off", "--log-level", "warn"}
-		if o.DB != "" {
-			args = append(args, "--db", o.DB)
-		}
-		args = append(args, strings.Fields(o.ServerArgs)...)
-		status("starting callgate: %s %s", filepath.Base(bin), strings.Join(redactArgs(args, o.Redact), " "))
-		p, err := startProc(bin, args, filepath.Join(tmp, "server.log"))
-		if err != nil {
-			return nil, err
-		}
-		procs = append(procs, p)
-		env.url, env.pid = "http://"+addr, p.Process.Pid
-		if err := WaitReady(ctx, env.url+"/readyz", filepath.Join(tmp, "server.log")); err != nil {
-			return nil, err
-		}
-		creds, err := provision.ReadDevCredentials(filepath.Join(tmp, "data", provision.DevCredentialsFile))
-		if err != nil {
-			return nil, err
-		}
-		env.app, env.authKey, env.restKey = creds.AppID, creds.AuthKey, creds.RESTAPIKey
-	} else if env.app == "" || env.authKey == "" || env.restKey == "" {
-		return nil, errors.New("--target needs --app, --auth-key and --rest-key (the rest key creates the bench users)")
-	}
-	env.host = strings.TrimPrefix(strings.TrimPrefix(env.url, "http://"), "https://")
-
-	status("creating %d users with a token each…", o.Users)
-	if err := benchSetup(ctx, env, o.Users); err != nil {
-		return nil, err
-	}
 
 	if contains(scen, "baseline") {
 		addr, err := FreeAddr()
@@ -194,6 +154,65 @@ func Run(ctx context.Context, stderr io.Writer, o Options) (*Report, error) {
 		}
 	}
 	return &Report{Results: results, Connections: o.Connections, Duration: o.Duration, Rounds: max(o.Rounds, 1), env: env}, nil
+}
+
+// prepare starts the server to measure (unless o.Target is set) and
+// creates the bench users with a token each. cleanup stops the server and
+// removes the temporary directory; it is never nil.
+func prepare(ctx context.Context, stderr io.Writer, o Options) (env *benchEnv, bin, tmp string, cleanup func(), err error) {
+	cleanup = func() {}
+	bin = o.ServerBin
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return nil, "", "", cleanup, err
+		}
+	}
+	if tmp, err = os.MkdirTemp("", "callgate-bench-"); err != nil {
+		return nil, "", "", cleanup, err
+	}
+	var server *exec.Cmd
+	cleanup = func() {
+		if server != nil {
+			stopProc(server, 10*time.Second)
+		}
+		os.RemoveAll(tmp)
+	}
+	env = &benchEnv{url: o.Target, app: o.App, authKey: o.AuthKey, restKey: o.RESTKey, pid: o.PID}
+	status := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+
+	if env.url == "" {
+		addr, err := FreeAddr()
+		if err != nil {
+			return nil, "", "", cleanup, err
+		}
+		args := []string{"serve", "--dev", "--data", filepath.Join(tmp, "data"), "--addr", addr, "--rate-limit", "off", "--log-level", "warn"}
+		if o.DB != "" {
+			args = append(args, "--db", o.DB)
+		}
+		args = append(args, strings.Fields(o.ServerArgs)...)
+		status("starting callgate: %s %s", filepath.Base(bin), strings.Join(redactArgs(args, o.Redact), " "))
+		if server, err = startProc(bin, args, filepath.Join(tmp, "server.log")); err != nil {
+			return nil, "", "", cleanup, err
+		}
+		env.url, env.pid = "http://"+addr, server.Process.Pid
+		if err := WaitReady(ctx, env.url+"/readyz", filepath.Join(tmp, "server.log")); err != nil {
+			return nil, "", "", cleanup, err
+		}
+		creds, err := provision.ReadDevCredentials(filepath.Join(tmp, "data", provision.DevCredentialsFile))
+		if err != nil {
+			return nil, "", "", cleanup, err
+		}
+		env.app, env.authKey, env.restKey = creds.AppID, creds.AuthKey, creds.RESTAPIKey
+	} else if env.app == "" || env.authKey == "" || env.restKey == "" {
+		return nil, "", "", cleanup, errors.New("--target needs --app, --auth-key and --rest-key (the rest key creates the bench users)")
+	}
+	env.host = strings.TrimPrefix(strings.TrimPrefix(env.url, "http://"), "https://")
+
+	status("creating %d users with a token each…", o.Users)
+	if err := benchSetup(ctx, env, o.Users); err != nil {
+		return nil, "", "", cleanup, err
+	}
+	return env, bin, tmp, cleanup, nil
 }
 
 func contains(list []string, s string) bool {

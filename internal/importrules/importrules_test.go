@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"sdk/js":         nil,
 
 	"internal/apierr":     nil,
+	"internal/console":    nil,
 	"internal/apierr/gen": {"internal/apierr"},
 	"internal/credential": nil,
 	"internal/nodeid":     nil,
@@ -43,7 +44,7 @@ var allowed = map[string][]string{
 	"internal/store/storetest":       {"internal/credential", "internal/store", "internal/store/migrate"},
 
 	"internal/server": {"calltoken", "internal/apierr", "internal/credential", "internal/provision",
-		"internal/realtime", "internal/signing", "internal/store", "internal/wire", "sdk/js"},
+		"internal/console", "internal/realtime", "internal/signing", "internal/store", "internal/wire", "sdk/js"},
 
 	// Tests and tools only.
 	"internal/browsertest": nil,

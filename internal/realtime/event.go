@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 )
 
 // Event kinds carried between nodes.
@@ -24,6 +25,10 @@ const (
 	KindRevokeBefore = "revoke_before"
 	// KindAppChanged: an app's name or settings changed; drop cached copies.
 	KindAppChanged = "app_changed"
+	// KindAudit carries audit events as they are recorded (Data: a JSON
+	// array of them, as GET /audit_events shows them), for the admin event
+	// streams of every node. The hub only passes them on.
+	KindAudit = "audit"
 	// KindResync is synthesised locally when the bus may have missed events
 	// (before its first LISTEN, or after a dropped LISTEN connection): caches
 	// must be emptied and live connections re-checked.
@@ -43,7 +48,14 @@ type Event struct {
 	LastActiveAt int64    `json:"t,omitempty"`
 	Role         string   `json:"ro,omitempty"` // KindPresence: the user's role, for presence filters
 	Before       int64    `json:"b,omitempty"` // KindRevokeBefore
+	// Data is a kind's own payload (KindAudit). Whoever fills it keeps the
+	// whole event under NOTIFY's limit: MaxPayload bytes.
+	Data json.RawMessage `json:"d,omitempty"`
 }
+
+// MaxPayload is the most bytes an event may take encoded: PostgreSQL
+// refuses a NOTIFY payload of 8000 bytes or more.
+const MaxPayload = 7999
 
 // HexHash encodes a token key (Session.TokenHash) for an Event.
 func HexHash(h []byte) string { return hex.EncodeToString(h) }

@@ -348,7 +348,7 @@ func TestRevocationRacingRegistration(t *testing.T) {
 			if _, err := f.st.DeleteAuthTokens(context.Background(), f.app.ID, "victim"); err != nil {
 				t.Error(err)
 			}
-			n.hub.RevokeTokens(context.Background(), [][]byte{victim.TokenHash}, "logout")
+			n.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{victim.TokenHash}, "logout")
 		})
 	}, nil)
 	c := n.dial(t, victim, true)
@@ -396,7 +396,7 @@ func TestRevokedBeforeRegistration(t *testing.T) {
 	n := f.node(f.st, nil, realtime.Config{}, true)
 	s := f.user("late")
 	// The token is still in the database: only the hub's memory says no.
-	n.hub.RevokeTokens(context.Background(), [][]byte{s.TokenHash}, "token_deleted")
+	n.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{s.TokenHash}, "token_deleted")
 	c := n.dial(t, s, true)
 	c.revoked("token_deleted")
 	if f.online("late") {
@@ -515,7 +515,7 @@ func TestTwoNodes(t *testing.T) {
 	// A token revocation on A closes the socket on B, and the user goes
 	// offline on A at once.
 	start := time.Now()
-	a.hub.RevokeTokens(context.Background(), [][]byte{s1.TokenHash}, "token_deleted")
+	a.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{s1.TokenHash}, "token_deleted")
 	c1.revoked("token_deleted")
 	if d := c1.endAt.Sub(start); d > time.Second {
 		t.Errorf("closed %v after the revocation on the other node", d)
@@ -688,11 +688,11 @@ func TestEveryRevocationCloses(t *testing.T) {
 		all = append(all, live{s, c})
 		if i%3 == 0 && len(all) > 10 { // revoke one while others connect
 			v := all[len(all)-10]
-			go n.hub.RevokeTokens(context.Background(), [][]byte{v.s.TokenHash}, realtime.ReasonTokenDeleted)
+			go n.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{v.s.TokenHash}, realtime.ReasonTokenDeleted)
 		}
 	}
 	for _, v := range all {
-		go n.hub.RevokeTokens(context.Background(), [][]byte{v.s.TokenHash}, realtime.ReasonTokenDeleted)
+		go n.hub.RevokeTokens(context.Background(), f.app.ID, [][]byte{v.s.TokenHash}, realtime.ReasonTokenDeleted)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for i, v := range all {

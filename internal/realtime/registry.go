@@ -72,6 +72,9 @@ type Hub struct {
 
 	listening atomic.Bool // the bus has delivered its first resync
 
+	watchMu  sync.Mutex
+	watchers atomic.Pointer[[]func(Event)] // Watch; read without a lock on every event
+
 	// userLocks serialise presence changes of one user on this node
 	// (striped, so users do not wait on each other).
 	userLocks [4096]sync.Mutex

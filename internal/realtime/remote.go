@@ -8,6 +8,7 @@ import (
 
 func (h *Hub) publish(ctx context.Context, ev Event) {
 	ev.Origin = h.cfg.Node
+	h.notify(ev)
 	if err := h.bus.Publish(ctx, ev); err != nil {
 		h.log.Warn("realtime: publishing event failed", "kind", ev.Kind, "err", err)
 	}
@@ -61,6 +62,31 @@ func (h *Hub) applyRemote(ev Event) {
 		h.broadcastPresence(ev)
 	case KindResync:
 		h.resync()
+	}
+	h.notify(ev)
+}
+
+// Watch calls f with every event this node publishes (as it publishes it)
+// and every event it hears from another node (once applied), KindResync
+// included: the admin event streams follow an app through it. f runs on
+// the caller's goroutine — a request's, or the bus's — so it must not
+// block.
+func (h *Hub) Watch(f func(Event)) {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	var list []func(Event)
+	if old := h.watchers.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	list = append(list, f)
+	h.watchers.Store(&list)
+}
+
+func (h *Hub) notify(ev Event) {
+	if list := h.watchers.Load(); list != nil {
+		for _, f := range *list {
+			f(ev)
+		}
 	}
 }
 

@@ -37,9 +37,9 @@ func (h *Hub) recentlyRevokedLocked(hash string) Reason {
 	return ""
 }
 
-// RevokeTokens closes every connection of the given tokens, here and on
-// every other node.
-func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason Reason) {
+// RevokeTokens closes every connection of the given tokens of one app,
+// here and on every other node.
+func (h *Hub) RevokeTokens(ctx context.Context, appID string, hashes [][]byte, reason Reason) {
 	set := make(map[string]bool, len(hashes))
 	hexes := make([]string, len(hashes))
 	for i, hs := range hashes {
@@ -55,7 +55,7 @@ func (h *Hub) RevokeTokens(ctx context.Context, hashes [][]byte, reason Reason) 
 			size += len(hexes[n]) + 3 // quotes and comma
 			n++
 		}
-		h.publish(ctx, Event{Kind: KindRevokeTokens, Hashes: hexes[:n], Reason: string(reason)})
+		h.publish(ctx, Event{Kind: KindRevokeTokens, AppID: appID, Hashes: hexes[:n], Reason: string(reason)})
 		hexes = hexes[n:]
 	}
 }

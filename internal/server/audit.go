@@ -24,16 +24,17 @@ import (
 const auditFlushEvery = 200 * time.Millisecond
 
 type auditor struct {
-	st      store.Store
-	log     *slog.Logger
-	mu      sync.Mutex
-	pending []*store.AuditEvent
-	stop    chan struct{}
-	done    chan struct{}
+	st       store.Store
+	log      *slog.Logger
+	recorded func([]*store.AuditEvent) // after each batch is written
+	mu       sync.Mutex
+	pending  []*store.AuditEvent
+	stop     chan struct{}
+	done     chan struct{}
 }
 
-func newAuditor(st store.Store, log *slog.Logger) *auditor {
-	a := &auditor{st: st, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+func newAuditor(st store.Store, log *slog.Logger, recorded func([]*store.AuditEvent)) *auditor {
+	a := &auditor{st: st, log: log, recorded: recorded, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
 		tick := time.NewTicker(auditFlushEvery)
@@ -74,6 +75,10 @@ func (a *auditor) flush() {
 		a.mu.Lock()
 		a.pending = append(batch, a.pending...)
 		a.mu.Unlock()
+		return
+	}
+	if a.recorded != nil {
+		a.recorded(batch)
 	}
 }
 
@@ -92,6 +97,9 @@ func NewAuditID() string {
 // audit records an admin write by the request's API key. details must hold
 // no secret.
 func (s *Server) audit(r *http.Request, c *call, action, target string, details map[string]any) {
+	if s.noAudit.Load() {
+		return
+	}
 	var d json.RawMessage
 	if len(details) > 0 {
 		d, _ = json.Marshal(details)

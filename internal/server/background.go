@@ -95,9 +95,11 @@ func (s *Server) reapIdle(ctx context.Context, now int64) {
 	}
 }
 
-// Shutdown ends realtime connections and withdraws this node's presence.
-// http.Server.Shutdown does not track hijacked connections, so this runs first.
+// Shutdown ends realtime connections and withdraws this node's presence,
+// and ends the admin event streams. http.Server.Shutdown does not track
+// hijacked connections, and would wait out the streams, so this runs first.
 func (s *Server) Shutdown(ctx context.Context) {
+	s.feed.close()
 	if s.hub != nil {
 		s.hub.Shutdown(ctx)
 	}

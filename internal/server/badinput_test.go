@@ -22,7 +22,8 @@ type routeCase struct {
 	method, path string // the pattern under the version prefix; {uid} and {ref} are filled in
 	auth         string // server.Route.Auth
 	takesBody    bool
-	body         any // a valid body, for a route that takes one
+	body         any  // a valid body, for a route that takes one
+	root         bool // served at the root, not under the version prefixes
 }
 
 // validBodies holds a valid body for every route that takes one, keyed
@@ -57,7 +58,7 @@ func authRoutes() []routeCase {
 		if r.Auth == "none" {
 			continue
 		}
-		out = append(out, routeCase{r.Method, r.Path, r.Auth, r.TakesBody, validBodies[r.Method+" "+r.Path]})
+		out = append(out, routeCase{r.Method, r.Path, r.Auth, r.TakesBody, validBodies[r.Method+" "+r.Path], r.Root})
 	}
 	return out
 }
@@ -246,12 +247,19 @@ func TestBadCredentials(t *testing.T) {
 					authCase{"authOnly key uppercase names", H{"APPID": app, "APIKEY": authKey}, "", 403, "AUTH_ERR_NO_ACCESS"},
 				)
 			}
+			prefix := v
+			if rc.root {
+				if v != versions[0] {
+					continue // one prefix: the root
+				}
+				prefix = ""
+			}
 			for _, c := range cases {
 				uid := f.uid
 				if c.uid != "" {
 					uid = url.PathEscape(c.uid)
 				}
-				path := v + f.fill(rc.path, uid)
+				path := prefix + f.fill(rc.path, uid)
 				r := f.do(rc.method, path, c.h, rc.body)
 				t.Run(fmt.Sprintf("%s %s/%s", rc.method, path, c.name), func(t *testing.T) {
 					wantErr(t, r, c.status, c.code)
@@ -625,7 +633,7 @@ func TestWrongMethodsAndUnknownRoutes(t *testing.T) {
 		if r.Ops && r.Method == "GET" {
 			allowed[r.Path] = append(allowed[r.Path], "HEAD")
 		}
-		ops[r.Path] = r.Ops
+		ops[r.Path] = r.Ops || r.Root
 	}
 	for path, ok := range allowed {
 		sort.Strings(ok)

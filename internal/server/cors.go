@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/callgate/callgate/internal/apierr"
@@ -98,4 +99,42 @@ func OriginAllowed(allowed []string, origin string) bool {
 		}
 	}
 	return false
+}
+
+// ownPageAdmin reports whether a browser request refused by the app's
+// corsOrigins comes from a page of this server's own origin — the web
+// console — with a fullAccess key, which the origin check then lets
+// through. Browsers send Origin on same-origin POST, PUT and DELETE too,
+// so without this the console could change nothing until its own origin
+// was listed, which takes a change made elsewhere first.
+//
+// Own origin: the scheme this server serves (https when it terminates TLS
+// itself) with the request's Host, or the origin of Config.PublicURL
+// (behind a proxy that terminates TLS). A browser sets both Origin and
+// Host, and a page's script can change neither. Only a name pointed at
+// this server by someone else (DNS rebinding) could make another site's
+// page "same-origin" — hence fullAccess keys only: whoever holds one can
+// call the whole API without a browser, so letting a page use it opens
+// nothing. authOnly keys and auth tokens, which do belong in pages, still
+// need the origin listed, as docs/api.md says.
+func (s *Server) ownPageAdmin(r *http.Request, c *call) bool {
+	if c.key == nil || c.key.Scope != store.ScopeFullAccess {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return r.Host != "" && strings.EqualFold(origin, scheme+"://"+r.Host) ||
+		s.publicOrigin != "" && strings.EqualFold(origin, s.publicOrigin)
+}
+
+// originOf is the origin of a base URL (scheme://host[:port]), or "".
+func originOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
 }

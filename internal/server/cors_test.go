@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,7 +25,11 @@ func TestPreflight(t *testing.T) {
 		if rt.Ops {
 			continue
 		}
-		for _, v := range versions {
+		prefixes := versions
+		if rt.Root {
+			prefixes = []string{""}
+		}
+		for _, v := range prefixes {
 			path := v + strings.NewReplacer("{uid}", "cometchat-uid-1", "{ref}", "x").Replace(rt.Path)
 			r := e.do("OPTIONS", path, H{"Origin": pageOrigin, "Access-Control-Request-Method": rt.Method,
 				"Access-Control-Request-Headers": "appid,apikey,content-type,x-cometchat-extra"}, nil)
@@ -59,6 +64,61 @@ func TestPreflight(t *testing.T) {
 	if a := r.Header.Get("Access-Control-Allow-Headers"); strings.Contains(a, "bad") || !strings.Contains(a, "ok-one") {
 		t.Errorf("Allow-Headers %q", a)
 	}
+}
+
+// A page of the server's own origin — the console — may use a fullAccess
+// key though the app does not list that origin (browsers send Origin on
+// same-origin writes): its origin is the request's Host with the server's
+// scheme, or the public URL's. authOnly keys and auth tokens, which belong
+// in other pages, still need the origin listed; so does every other origin.
+func TestCORSOwnOrigin(t *testing.T) {
+	t.Parallel()
+	const public = "https://callgate.example.com"
+	e := start(t, servertest.Options{Config: server.Config{PublicURL: public + "/"}})
+	e.do("PUT", "/v3/app", e.rest(), map[string]any{"settings": map[string]any{"corsOrigins": []string{"https://app.example.com"}}}).data(t)
+	tok := e.newToken("/v3", "cometchat-uid-1")
+	own := e.srv.URL // http://127.0.0.1:port, the Host these requests carry
+	_, port, _ := strings.Cut(strings.TrimPrefix(own, "http://"), ":")
+
+	allowedCases := []struct {
+		name string
+		h    H
+	}{
+		{"the request's own origin", e.rest().with("Origin", own)},
+		{"in upper case", e.rest().with("Origin", strings.ToUpper(own))},
+		{"the Host named otherwise", e.rest().with("Origin", "http://localhost:"+port, "Host", "localhost:"+port)},
+		{"the public URL's origin", e.rest().with("Origin", public)},
+	}
+	for i, c := range allowedCases {
+		uid := fmt.Sprintf("own-origin-%d", i)
+		r := e.do("POST", "/v3/users", c.h, map[string]any{"uid": uid, "name": "N"})
+		t.Run("allowed "+c.name, func(t *testing.T) {
+			wantOK(t, r)
+			if r.Header.Get("Access-Control-Allow-Origin") != c.h["Origin"] {
+				t.Errorf("ACAO %q", r.Header.Get("Access-Control-Allow-Origin"))
+			}
+		})
+	}
+	refusedCases := []struct {
+		name, method, path string
+		h                  H
+		body               any
+	}{
+		{"an authOnly key", "POST", "/v3/users", e.auth().with("Origin", own), map[string]any{"uid": "own-origin-x", "name": "N"}},
+		{"an auth token", "PUT", "/v3.0/me", e.tok(tok).with("Origin", own), map[string]any{"platform": "web"}},
+		{"an auth token logging out", "DELETE", "/v3.0/me", e.tok(tok).with("Origin", own), nil},
+		{"another port", "POST", "/v3/users", e.rest().with("Origin", "http://127.0.0.1:1"), map[string]any{"uid": "own-origin-x", "name": "N"}},
+		{"https for an http server", "POST", "/v3/users", e.rest().with("Origin", "https://"+strings.TrimPrefix(own, "http://")), map[string]any{"uid": "own-origin-x", "name": "N"}},
+		{"the public URL's host over http", "POST", "/v3/users", e.rest().with("Origin", "http://callgate.example.com"), map[string]any{"uid": "own-origin-x", "name": "N"}},
+		{"an opaque origin", "POST", "/v3/users", e.rest().with("Origin", "null"), map[string]any{"uid": "own-origin-x", "name": "N"}},
+		{"a bad key", "POST", "/v3/users", e.rest().with("Origin", own, "apiKey", strings.Repeat("1", 40)), map[string]any{"uid": "own-origin-x", "name": "N"}},
+	}
+	for _, c := range refusedCases {
+		r := e.do(c.method, c.path, c.h, c.body)
+		t.Run("refused "+c.name, func(t *testing.T) { wantErr(t, r, http.StatusForbidden, "ERR_ORIGIN_NOT_ALLOWED") })
+	}
+	noUser(t, e.srv.Store, e.srv.AppID, "own-origin-x")
+	e.do("GET", "/v3/me", e.tok(tok), nil).data(t)
 }
 
 // The real request decides: an Origin the app does not list is refused

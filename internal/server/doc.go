@@ -1,11 +1,14 @@
 // Package server is callgate's HTTP API: the v3 REST API (API keys), the
 // client API (auth tokens), and the ops endpoints.
 //
-// It holds the routing (the route table in server.go, dispatch and
-// middleware in router.go), authentication (authn.go), the handlers, one
-// file per resource, with their validation (validate.go), the upgrade of
-// GET /ws to internal/realtime (realtime.go), call tokens and their
-// signing keys, and the ops endpoints. Handlers return errors; writeError
+// It holds the HTTP server (listen.go; TLS and its certificates in
+// tls.go), the routing (the route table in server.go, dispatch and
+// middleware in router.go; the client's address in clientip.go, the
+// security headers in headers.go), authentication (authn.go), the
+// handlers, one file per resource, with their validation (validate.go),
+// the upgrade of GET /ws to internal/realtime (realtime.go), call tokens
+// and their signing keys, the admin event stream (adminevents.go), and
+// the ops endpoints. Handlers return errors; writeError
 // in respond.go is the one place error JSON is written.
 //
 // It imports nothing of cmd/ (the CLI wires the server up, not the other

@@ -11,7 +11,8 @@ type Route struct {
 	Method, Path string // Path is the pattern: under /v3 and /v3.0 unless Ops
 	Auth         string // "none", "anyKey" (authOnly or fullAccess), "fullKey" or "token"
 	TakesBody    bool   // the handler decodes a JSON body
-	Ops          bool   // served at the root
+	Ops          bool   // served at the root, without credentials
+	Root         bool   // served at the root, with credentials
 }
 
 var authNames = map[authKind]string{authNone: "none", authKeyAny: "anyKey", authKeyFull: "fullKey", authToken: "token"}
@@ -21,7 +22,7 @@ var authNames = map[authKind]string{authNone: "none", authKeyAny: "anyKey", auth
 func Routes() []Route {
 	var out []Route
 	for _, rt := range routeTable() {
-		out = append(out, Route{Method: rt.method, Path: rt.path, Auth: authNames[rt.auth], TakesBody: rt.body, Ops: rt.ops})
+		out = append(out, Route{Method: rt.method, Path: rt.path, Auth: authNames[rt.auth], TakesBody: rt.body, Ops: rt.ops, Root: rt.root})
 	}
 	return out
 }
@@ -39,3 +40,7 @@ func (s *Server) Janitor(ctx context.Context) {
 
 // FlushAudit writes the pending audit events now.
 func (s *Server) FlushAudit() { s.auditLog.flush() }
+
+// SetAuditRecording turns the recording of audit events on or off, to
+// measure what it costs (BenchmarkAuditOverhead). Never off outside tests.
+func (s *Server) SetAuditRecording(on bool) { s.noAudit.Store(!on) }

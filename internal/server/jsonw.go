@@ -136,5 +136,8 @@ func (t tokenJSON) appendJSON(b []byte) []byte {
 	if t.ExpiresAt != 0 {
 		b = strconv.AppendInt(appendField(b, "expiresAt", false), t.ExpiresAt, 10)
 	}
+	if t.Connected {
+		b = append(appendField(b, "connected", false), "true"...)
+	}
 	return append(b, '}')
 }

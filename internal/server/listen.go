@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -24,6 +25,16 @@ const (
 // ShutdownTimeout) and returns. beforeShutdown runs first (to end realtime
 // connections, which Shutdown does not track).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, beforeShutdown func()) error {
+	return serve(ctx, ln, h, log, nil, beforeShutdown)
+}
+
+// ServeTLS is Serve over TLS with cfg (CertFiles.TLSConfig): HTTP/2 and
+// HTTP/1.1 by ALPN, WebSocket upgrades over HTTP/1.1.
+func ServeTLS(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, cfg *tls.Config, beforeShutdown func()) error {
+	return serve(ctx, ln, h, log, cfg, beforeShutdown)
+}
+
+func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, tlsCfg *tls.Config, beforeShutdown func()) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
@@ -31,11 +42,18 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(log),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		TLSConfig:         tlsCfg,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -16,13 +16,21 @@ func (s *Server) revokeTokens(ctx context.Context, toks []*store.AuthToken, reas
 	if len(toks) == 0 {
 		return
 	}
-	hashes := make([][]byte, len(toks))
-	for i, t := range toks {
+	// By app: a bus event names its app (the janitor's expired tokens
+	// span apps), so that each app's admin event stream hears of its own.
+	byApp := map[string][][]byte{}
+	var apps []string
+	for _, t := range toks {
 		s.sessions.forgetToken(t.Hash)
-		hashes[i] = t.Hash
+		if byApp[t.AppID] == nil {
+			apps = append(apps, t.AppID)
+		}
+		byApp[t.AppID] = append(byApp[t.AppID], t.Hash)
 	}
 	if s.hub != nil {
-		s.hub.RevokeTokens(context.WithoutCancel(ctx), hashes, reason)
+		for _, app := range apps {
+			s.hub.RevokeTokens(context.WithoutCancel(ctx), app, byApp[app], reason)
+		}
 	}
 }
 

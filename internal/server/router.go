@@ -49,7 +49,13 @@ type route struct {
 	path   string // under /v3 and /v3.0 unless ops is set
 	auth   authKind
 	h      handlerFunc
-	ops    bool // served at the root, not under /v3
+	ops    bool // served at the root, not under /v3, without credentials
+	// root: served at the root like ops, but authenticated like an API
+	// route (the admin event stream).
+	root bool
+	// stream: the handler runs as long as the client listens, so no
+	// storage deadline wraps it (it bounds its own storage calls).
+	stream bool
 	// body says the handler decodes a JSON body. The router reads every
 	// body alike; the flag is the route table's word on which routes take
 	// one, so the bad-input tests send junk to exactly those (a test holds
@@ -64,6 +70,8 @@ var apiPrefixes = []string{"/v3", "/v3.0"}
 // logging and metrics middleware.
 type reqInfo struct {
 	id     string
+	client string // the client's address (clientip.go); peer is the TCP peer's
+	peer   string
 	route  string
 	appID  string
 	code   apierr.Code
@@ -94,7 +102,7 @@ func (s *Server) buildHandler(routes []route) http.Handler {
 	}
 	for _, p := range paths {
 		rts := byPath[p]
-		if rts[0].ops {
+		if rts[0].ops || rts[0].root {
 			mux.Handle(p, s.dispatch(p, rts))
 			continue
 		}
@@ -180,7 +188,7 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 			// unless the app allows the origin. Every answer, the refusal
 			// included, is readable by the page, so the SDK can show the
 			// error (no cookies are involved: reading leaks nothing).
-			if oerr := checkOrigin(r, c.app); oerr != nil {
+			if oerr := checkOrigin(r, c.app); oerr != nil && !s.ownPageAdmin(r, c) {
 				err = oerr
 			}
 			allowCORS(w, origin)
@@ -191,7 +199,9 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 			}
 			err = readBody(r)
 		}
-		if err == nil {
+		if err == nil && rt.stream {
+			err = rt.h(w, r, c)
+		} else if err == nil {
 			err = s.withDeadline(r, func(r *http.Request) error { return rt.h(w, r, c) })
 		}
 		if err != nil {
@@ -229,14 +239,17 @@ func readBody(r *http.Request) error {
 	return nil
 }
 
-// middleware wraps every request: request id, panic recovery, body limit,
-// path hygiene, then logging and metrics once the response is written.
+// middleware wraps every request: request id, client address, security
+// headers, panic recovery, body limit, path hygiene, then logging and
+// metrics once the response is written.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: requestID(r)}
+		ri.client, ri.peer = resolveClient(r, s.cfg.TrustedProxies)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		rec.Header().Set("X-Request-Id", ri.id)
+		securityHeaders(rec.Header(), r)
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		defer func() {
 			if p := recover(); p != nil {
@@ -287,6 +300,9 @@ func (s *Server) observe(r *http.Request, ri *reqInfo, d time.Duration) {
 		slog.Duration("duration", d),
 		slog.String("remote", clientIP(r)),
 	}
+	if ri.peer != ri.client {
+		attrs = append(attrs, slog.String("proxy", ri.peer)) // the trusted proxy that forwarded it
+	}
 	if ri.appID != "" {
 		attrs = append(attrs, slog.String("app", ri.appID))
 	}
@@ -329,16 +345,6 @@ func safeID(s string) bool {
 		}
 	}
 	return true
-}
-
-// clientIP is the peer address. Proxies are not trusted: a forged
-// X-Forwarded-For must not dodge the failed-auth limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // recorder remembers the status for logs and metrics. It passes Hijack and

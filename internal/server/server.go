@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +48,17 @@ type Config struct {
 	// MasterKey encrypts the signing keys of call tokens at rest; nil
 	// stores them raw (see internal/signing).
 	MasterKey *signing.Keyring
+	// TrustedProxies are the ranges of the reverse proxies whose
+	// X-Forwarded-For or Forwarded headers name the client (clientip.go);
+	// empty trusts none and the client is the TCP peer.
+	TrustedProxies []netip.Prefix
+	// AdminHeartbeat is how often an idle admin event stream sends a
+	// comment, so proxies and clients see it alive. Default 15s.
+	AdminHeartbeat time.Duration
+	// AdminKeyCheck is how often an admin event stream checks that its
+	// key still exists with fullAccess (changes through this API are
+	// noticed at once; this bounds offline ones). Default 30s.
+	AdminKeyCheck time.Duration
 }
 
 // Server serves the API.
@@ -61,12 +74,19 @@ type Server struct {
 	sessions  *sessionCache
 	touch     *toucher
 	auditLog  *auditor
-	apps      *ttlCache[*store.App]
-	keys      *ttlCache[*store.APIKey]
-	hub       *realtime.Hub
-	ct        *callTokens
-	handler   http.Handler
-	closeOnce sync.Once
+	// noAudit stops recording audit events; only the tests set it, to
+	// measure what recording costs (docs/benchmarks.md).
+	noAudit atomic.Bool
+	apps    *ttlCache[*store.App]
+	keys    *ttlCache[*store.APIKey]
+	hub     *realtime.Hub
+	ct      *callTokens
+	feed    *adminFeed // the admin event streams of this node
+	// publicOrigin is the origin of cfg.PublicURL ("" without one): a
+	// page of it is the server's own (ownPageAdmin).
+	publicOrigin string
+	handler      http.Handler
+	closeOnce    sync.Once
 }
 
 // New builds a server on cfg.Store.
@@ -89,6 +109,12 @@ func New(cfg Config) *Server {
 	if cfg.SessionCacheTTL == 0 {
 		cfg.SessionCacheTTL = 30 * time.Second
 	}
+	if cfg.AdminHeartbeat <= 0 {
+		cfg.AdminHeartbeat = 15 * time.Second
+	}
+	if cfg.AdminKeyCheck <= 0 {
+		cfg.AdminKeyCheck = 30 * time.Second
+	}
 	s := &Server{
 		cfg:      cfg,
 		st:       cfg.Store,
@@ -107,7 +133,12 @@ func New(cfg Config) *Server {
 	s.apps = newTTLCache[*store.App](2*time.Second, 10_000, cfg.Now)
 	s.keys = newTTLCache[*store.APIKey](2*time.Second, 10_000, cfg.Now)
 	s.touch = newToucher(cfg.Store, cfg.Logger, 200*time.Millisecond)
-	s.auditLog = newAuditor(cfg.Store, cfg.Logger)
+	s.publicOrigin = originOf(cfg.PublicURL)
+	s.feed = newAdminFeed()
+	if cfg.Hub != nil {
+		cfg.Hub.Watch(s.feed.deliver)
+	}
+	s.auditLog = newAuditor(cfg.Store, cfg.Logger, s.publishAudit)
 	s.ct = newCallTokens(cfg, s.registry)
 	s.handler = s.buildHandler(s.routes())
 	return s
@@ -127,7 +158,7 @@ func (s *Server) Close() {
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 func (s *Server) routes() []route {
-	return append(s.sdkRoutes(), []route{
+	return append(append(s.sdkRoutes(), s.consoleRoutes()...), []route{
 		// Ops
 		{method: "GET", path: "/healthz", ops: true, h: s.healthz},
 		{method: "GET", path: "/readyz", ops: true, h: s.readyz},
@@ -176,6 +207,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/app", auth: authKeyFull, h: s.getAppSettings},
 		{method: "PUT", path: "/app", auth: authKeyFull, h: s.updateAppSettings, body: true},
 		{method: "GET", path: "/audit_events", auth: authKeyFull, h: s.listAuditEvents},
+
+		// The app's live events, for the console and other admin tools
+		{method: "GET", path: "/admin/events", auth: authKeyFull, root: true, stream: true, h: s.adminEvents},
 	}...)
 }
 

@@ -54,6 +54,16 @@ func TestMySessions(t *testing.T) {
 			t.Errorf("device fields: %v", items)
 		}
 	}
+	// The admin's view of the same tokens says which is connected too
+	// (absent when not: the field is omitted when false).
+	for _, v := range versions {
+		items, _ := e.do("GET", v+"/users/"+uid+"/auth_tokens", e.rest(), nil).list(t)
+		for _, it := range items {
+			if want := str(it, "deviceId") == "phone"; (it["connected"] == true) != want {
+				t.Errorf("%s GET /users/{uid}/auth_tokens: %s connected %v, want %v", v, str(it, "deviceId"), it["connected"], want)
+			}
+		}
+	}
 	items, _ := e.do("GET", "/v3/me/sessions", e.tok(a), nil).list(t)
 	ids := map[string]string{}
 	for _, it := range items {

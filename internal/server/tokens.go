@@ -70,7 +70,13 @@ func (s *Server) listAuthTokens(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	writeAll(w, toks, tokenView)
+	writeAll(w, toks, func(t *store.AuthToken) tokenJSON {
+		v := tokenView(t)
+		// This node knows its own sockets now; the store knows every
+		// node's, written behind (as GET /me/sessions says).
+		v.Connected = t.Connected || s.hub != nil && s.hub.TokenConnected(t.Hash)
+		return v
+	})
 	return nil
 }
 

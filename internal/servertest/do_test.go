@@ -39,7 +39,7 @@ func TestDo(t *testing.T) {
 // TLS: the server answers https with its own certificate, which Client
 // (and so Do) trusts and a default client does not.
 func TestTLS(t *testing.T) {
-	srv := servertest.Start(t, servertest.Options{NoRealtime: true, TLS: true})
+	srv := servertest.Start(t, servertest.Options{NoRealtime: true, SelfSignedTLS: true})
 	if !strings.HasPrefix(srv.URL, "https://127.0.0.1:") || srv.Certificate == nil {
 		t.Fatalf("URL %s, certificate %v", srv.URL, srv.Certificate)
 	}

@@ -65,11 +65,14 @@ type Options struct {
 	// DSN runs the server on this PostgreSQL DSN (say, through a Proxy)
 	// instead of a fresh schema.
 	DSN string
-	// TLS serves HTTPS (URL https://127.0.0.1:port) with a self-signed
-	// certificate made for this server, for clients that insist on https
-	// (the CometChat chat SDK). Use Server.Client, and in Chromium
+	// TLS serves HTTPS with this configuration (server.ServeTLS); URL is
+	// then https://.
+	TLS *tls.Config
+	// SelfSignedTLS serves HTTPS with a self-signed certificate made for
+	// this server, for clients that insist on https (the CometChat chat
+	// SDK). Use Server.Client, and in Chromium
 	// browsertest.TrustCertificate(Server.Certificate).
-	TLS bool
+	SelfSignedTLS bool
 }
 
 // Start starts a server with rate limits off (tests make many failed calls)
@@ -109,17 +112,17 @@ func Start(t testing.TB, opts Options) *Server {
 	url := "http://" + ln.Addr().String()
 	client := http.DefaultClient
 	var cert *x509.Certificate
-	if opts.TLS {
+	if opts.SelfSignedTLS {
 		var tc tls.Certificate
 		tc, cert = selfSigned(t)
-		// HTTP/1.1 only, as the server offers without TLS (the realtime
-		// upgrade needs it).
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tc}, NextProtos: []string{"http/1.1"}})
-		url = "https://" + ln.Addr().String()
+		opts.TLS = &tls.Config{Certificates: []tls.Certificate{tc}}
 		pool := x509.NewCertPool()
 		pool.AddCert(cert)
 		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 		t.Cleanup(client.CloseIdleConnections)
+	}
+	if opts.TLS != nil {
+		url = "https://" + ln.Addr().String()
 	}
 	cfg := opts.Config
 	cfg.Store = st
@@ -175,11 +178,16 @@ func Start(t testing.TB, opts Options) *Server {
 	go api.Run(sctx)
 	go func() {
 		defer close(s.done)
-		server.Serve(sctx, ln, h, slog.New(slog.DiscardHandler), func() {
+		before := func() {
 			sd, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			api.Shutdown(sd)
-		})
+		}
+		if opts.TLS != nil {
+			server.ServeTLS(sctx, ln, h, slog.New(slog.DiscardHandler), opts.TLS, before)
+			return
+		}
+		server.Serve(sctx, ln, h, slog.New(slog.DiscardHandler), before)
 	}()
 	t.Cleanup(s.Stop)
 	if listening != nil {

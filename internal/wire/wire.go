@@ -38,12 +38,15 @@ type Token struct {
 	CreatedAt  int64  `json:"createdAt"`
 	LastUsedAt int64  `json:"lastUsedAt,omitempty"`
 	ExpiresAt  int64  `json:"expiresAt,omitempty"`
+	// Connected: a live realtime connection uses the token now (listings
+	// only; absent when false).
+	Connected bool `json:"connected,omitempty"`
 }
 
 // TokenOf renders a stored token (without its secret).
 func TokenOf(t *store.AuthToken) Token {
 	return Token{ID: t.ID, UID: t.UID, Platform: t.Platform, DeviceID: t.DeviceID, UserAgent: t.UserAgent,
-		CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt}
+		CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, ExpiresAt: t.ExpiresAt, Connected: t.Connected}
 }
 
 // Key is an API key's record; APIKey (the secret) only on creation.

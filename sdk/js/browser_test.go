@@ -412,3 +412,99 @@ func (h *harness) newToken(uid string) string {
 	}
 	return body.Data.AuthToken
 }
+
+// TestBrowserOwnSessions: one user logged in from two browser contexts.
+// A lists both sessions (its own current, both connected), ends B's, and
+// B hears onSessionRevoked("logged_out_elsewhere") within a second;
+// logoutOtherSessions ends the rest and says how many.
+func TestBrowserOwnSessions(t *testing.T) {
+	h := newHarness(t, servertest.Options{})
+	a, b := h.open(), h.open()
+	h.init(a)
+	h.init(b)
+	const uid = "cometchat-uid-4"
+	login := fmt.Sprintf(`CometChatCalls.login(%q, %q)`, uid, h.srv.AuthKey)
+	a.MustEval(login)
+	b.MustEval(login)
+	waitEvent(t, a, "connected", 5*time.Second)
+	waitEvent(t, b, "connected", 5*time.Second)
+
+	type session struct {
+		ID                 string
+		Platform           string
+		CreatedAt          int64
+		Current, Connected bool
+	}
+	list := func(tab *browsertest.Tab) (current string, all map[string]session) {
+		t.Helper()
+		all = map[string]session{}
+		for _, s := range evalJSON[[]session](t, tab, `CometChatCalls.listSessions()`) {
+			all[s.ID] = s
+			if s.Current {
+				if current != "" {
+					t.Errorf("two current sessions: %s and %s", current, s.ID)
+				}
+				current = s.ID
+			}
+		}
+		return current, all
+	}
+	aID, fromA := list(a)
+	bID, fromB := list(b)
+	if aID == "" || bID == "" || aID == bID {
+		t.Fatalf("current sessions: A %q, B %q", aID, bID)
+	}
+	if len(fromA) != 2 || len(fromB) != 2 {
+		t.Fatalf("A sees %d sessions, B %d; want both to see 2: %+v", len(fromA), len(fromB), fromA)
+	}
+	if s := fromA[bID]; s.Current || !s.Connected || s.CreatedAt == 0 {
+		t.Errorf("A sees B's session as %+v: want not current, connected", s)
+	}
+	if s := fromA[aID]; !s.Connected {
+		t.Errorf("A's own session is not connected: %+v", s)
+	}
+	if s := fromB[aID]; s.Current {
+		t.Errorf("B sees A's session as current: %+v", s)
+	}
+
+	// A ends B's session: B hears it within a second, A is untouched.
+	start := time.Now()
+	a.MustEval(fmt.Sprintf(`CometChatCalls.logoutSession(%q).then(() => "ok")`, bID))
+	if d := waitEvent(t, b, "revoked:logged_out_elsewhere", 2*time.Second).Sub(start); d > time.Second {
+		t.Errorf("B's onSessionRevoked came %v after A ended its session", d)
+	}
+	if v := string(b.MustEval("CometChatCalls.getLoggedInUser()")); v != "null" {
+		t.Errorf("B is still logged in: %s", v)
+	}
+	if cur, all := list(a); cur != aID || len(all) != 1 {
+		t.Errorf("after ending B's session A sees %d sessions (current %q)", len(all), cur)
+	}
+	// A session that is not the user's, or no longer exists, is unknown.
+	if code := errCode(t, a, fmt.Sprintf(`CometChatCalls.logoutSession(%q)`, bID)); code != "ERR_AUTH_TOKEN_NOT_FOUND" {
+		t.Errorf("ending an ended session: %s", code)
+	}
+
+	// Two more sessions (B again, and a token minted over REST): A ends
+	// every other session and learns how many.
+	b.MustEval(login)
+	waitEvent(t, b, "loginSuccess:"+uid, 5*time.Second)
+	h.newToken(uid)
+	if n := evalJSON[int](t, a, `CometChatCalls.logoutOtherSessions()`); n != 2 {
+		t.Errorf("logoutOtherSessions() = %d, want 2", n)
+	}
+	if err := b.WaitFor(`window.events.filter(e => e === "revoked:logged_out_elsewhere").length === 2`, 2*time.Second); err != nil {
+		t.Errorf("B did not hear its second session end: %v; events %s", err, b.MustEval("window.events"))
+	}
+	if cur, all := list(a); cur != aID || len(all) != 1 {
+		t.Errorf("after logoutOtherSessions A sees %d sessions (current %q)", len(all), cur)
+	}
+	if n := evalJSON[int](t, a, `CometChatCalls.logoutOtherSessions()`); n != 0 {
+		t.Errorf("logoutOtherSessions() with no other session = %d", n)
+	}
+	if v := string(a.MustEval(`window.events.filter(e => e.startsWith("revoked"))`)); v != "[]" {
+		t.Errorf("A's session was revoked: %s", v)
+	}
+	if ex := append(a.Exceptions(), b.Exceptions()...); len(ex) > 0 {
+		t.Errorf("uncaught exceptions: %v", ex)
+	}
+}

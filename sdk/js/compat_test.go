@@ -65,7 +65,7 @@ func newCompat(t *testing.T) *compat {
 		}
 	}
 	c := &compat{t: t, reqs: map[string]string{}}
-	c.srv = servertest.Start(t, servertest.Options{TLS: true, Handler: c.record})
+	c.srv = servertest.Start(t, servertest.Options{SelfSignedTLS: true, Handler: c.record})
 	mux := http.NewServeMux()
 	for path, file := range compatSDKs {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/callgate/callgate/internal/store"
@@ -27,28 +28,56 @@ func auditText(s string) string {
 // RecordAuditEvents inserts the batch in one transaction, a statement per
 // event (RETURNING seq, in the order of events), and sets Seq only once it
 // has committed: a retried transaction numbers the events again.
+// auditRowsPerInsert is how many events one INSERT writes (100 × 10
+// parameters stays under SQLite's and PostgreSQL's limits).
+const auditRowsPerInsert = 100
+
 func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	seqs := make([]int64, len(events))
+	seqs := make([]int64, 0, len(events))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO audit_events (id, time, app_id, actor_type, actor_id, action, target, ip, request_id, details)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i, e := range events {
-			var details any
-			if len(e.Details) > 0 {
-				details = auditText(string(e.Details))
+		seqs = seqs[:0]
+		// Many rows a statement: the per-statement cost, not the rows, was
+		// most of an event's share of the writer.
+		for rest := events; len(rest) > 0; {
+			chunk := rest[:min(len(rest), auditRowsPerInsert)]
+			rest = rest[len(chunk):]
+			var b strings.Builder
+			b.WriteString(`INSERT INTO audit_events (id, time, app_id, actor_type, actor_id, action, target, ip, request_id, details) VALUES `)
+			args := make([]any, 0, 10*len(chunk))
+			for i, e := range chunk {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+				var details any
+				if len(e.Details) > 0 {
+					details = auditText(string(e.Details))
+				}
+				args = append(args, auditText(e.ID), e.Time, auditText(e.AppID), auditText(e.ActorType), auditText(e.ActorID),
+					auditText(e.Action), auditText(e.Target), auditText(e.IP), auditText(e.RequestID), details)
 			}
-			err := stmt.QueryRowContext(ctx, auditText(e.ID), e.Time, auditText(e.AppID), auditText(e.ActorType), auditText(e.ActorID),
-				auditText(e.Action), auditText(e.Target), auditText(e.IP), auditText(e.RequestID), details).Scan(&seqs[i])
+			b.WriteString(` RETURNING seq`)
+			rows, err := tx.QueryContext(ctx, s.q(b.String()), args...)
 			if err != nil {
 				return err
 			}
+			for rows.Next() {
+				var seq int64
+				if err := rows.Scan(&seq); err != nil {
+					rows.Close()
+					return err
+				}
+				seqs = append(seqs, seq)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		if len(seqs) != len(events) {
+			return fmt.Errorf("audit insert returned %d seqs for %d events", len(seqs), len(events))
 		}
 		return nil
 	})
