@@ -55,7 +55,7 @@ var envFlags = map[string]bool{
 	"log-format": true, "log-level": true, "rate-limit": true, "rate-limit-tokens": true,
 	"rate-limit-failed-auth": true, "presence-grace": true, "node-lease": true, "ws-max-per-user": true,
 	"pprof": true, "public-url": true, "master-key-file": true, "call-token-leeway": true, "audit-retention": true,
-	"trusted-proxies": true, "tls-cert": true, "tls-key": true,
+	"trusted-proxies": true, "tls-cert": true, "tls-key": true, "shutdown-drain": true,
 	"server": true, "app": true, "key": true, "host": true, "region": true, "sessions": true,
 }
 

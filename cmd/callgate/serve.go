@@ -39,6 +39,7 @@ type serveFlags struct {
 	rateFailedAuth int
 	presenceGrace  time.Duration
 	nodeLease      time.Duration
+	shutdownDrain  time.Duration
 	wsMaxPerUser   int
 	pprof          string
 	publicURL      string
@@ -68,6 +69,13 @@ HTTP/1.1 on the same port). SIGHUP reads both files again: new connections get
 the new certificate, open ones keep theirs, and a pair that fails to load is
 logged and the current one kept.
 
+On SIGTERM or SIGINT the node drains for --shutdown-drain before it closes
+its listener: /readyz fails, realtime connections are closed with 1001 (their
+clients reconnect, to another node behind a load balancer), and every request
+is answered 503 with Retry-After: 1, so a load balancer moves the traffic
+before the port closes. Then in-flight requests finish (up to 30 s) and state
+is flushed (docs/operations.md "Several nodes behind nginx").
+
 --trusted-proxies names the reverse proxies whose X-Forwarded-For (else
 Forwarded) is believed: the client is the right-most address in it that is not
 itself a trusted proxy. Without it those headers are ignored
@@ -89,6 +97,7 @@ itself a trusted proxy. Without it those headers are ignored
 	fs.IntVar(&f.rateFailedAuth, "rate-limit-failed-auth", server.DefaultRateLimits.FailedAuthPerMinute, "failed authentications per client IP per minute (0 = unlimited)")
 	fs.DurationVar(&f.presenceGrace, "presence-grace", 5*time.Second, "how long a dropped realtime connection may take to come back before its user goes offline")
 	fs.DurationVar(&f.nodeLease, "node-lease", 15*time.Second, "presence lease of this node; a crashed node's users go offline within it")
+	fs.DurationVar(&f.shutdownDrain, "shutdown-drain", 2*time.Second, "on SIGTERM, answer 503 + Retry-After (and fail /readyz) this long before closing the listener, so a load balancer moves traffic to other nodes first; 0 closes at once")
 	fs.IntVar(&f.wsMaxPerUser, "ws-max-per-user", 10, "live realtime connections per user on this node")
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; keep it private")
 	fs.StringVar(&f.publicURL, "public-url", "", "the server's public base URL, the iss of call tokens (default: http:// and the address bound, https:// with --tls-cert)")
@@ -170,6 +179,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	}
 	if leeway == 0 {
 		leeway = -1 // server.Config: negative means none, 0 the default
+	}
+	if f.shutdownDrain < 0 {
+		return fmt.Errorf("--shutdown-drain %s: want a duration of 0 or more, e.g. 2s", f.shutdownDrain)
 	}
 	retention, err := auditRetention(f.auditRetention)
 	if err != nil {
@@ -258,9 +270,15 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	log.Info("callgate listening", "addr", ln.Addr().String(), "tls", certs != nil, "store", desc, "dev", f.dev,
 		"rate_limit", limits.Enabled, "trusted_proxies", len(trusted), "version", version, "startup", time.Since(start).Round(time.Millisecond))
 	beforeShutdown := func() {
+		// Refuse first, so that a client reconnecting after the close
+		// below is sent elsewhere rather than upgraded here again.
+		drainStart := time.Now()
+		srv.Drain()
+		log.Info("draining: answering 503 until the listener closes", "for", f.shutdownDrain)
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
+		time.Sleep(f.shutdownDrain - time.Since(drainStart))
 	}
 	if certs != nil {
 		err = server.ServeTLS(ctx, ln, srv, log, certs.TLSConfig(), beforeShutdown)

@@ -58,6 +58,7 @@ type resp struct {
 	Header http.Header
 	Raw    []byte
 	Body   map[string]any // nil unless the body is a JSON object
+	Close  bool           // the server said Connection: close
 }
 
 var client = &http.Client{Timeout: 15 * time.Second}
@@ -113,7 +114,7 @@ func do(t testing.TB, base, method, path string, h H, body any) *resp {
 }
 
 func parse(res *http.Response, raw []byte) *resp {
-	r := &resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	r := &resp{Status: res.StatusCode, Header: res.Header, Raw: raw, Close: res.Close}
 	var m map[string]any
 	if json.Unmarshal(raw, &m) == nil {
 		r.Body = m

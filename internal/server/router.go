@@ -153,6 +153,10 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r.Context())
 		ri.route = pattern
+		if s.draining.Load() && pattern != "/healthz" && pattern != "/metrics" {
+			s.refuseDraining(w, r)
+			return
+		}
 		var rt *route
 		for i := range rts {
 			// Ops GETs answer HEAD too (load balancers probe with it);
@@ -208,6 +212,20 @@ func (s *Server) dispatch(pattern string, rts []route) http.Handler {
 			s.fail(w, r, err)
 		}
 	})
+}
+
+// refuseDraining answers a request that reached a draining node (Drain):
+// 503 with Retry-After, and the connection closed after it so that a
+// proxy's keep-alive pool lets go of this node. The page of a browser may
+// read the answer, as it may read every refusal.
+func (s *Server) refuseDraining(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		allowCORS(w, origin)
+	}
+	s.fail(w, r, apierr.New(apierr.ServiceUnavailable).SetHeader("Retry-After", "1").SetDetails("draining", true))
 }
 
 // withDeadline runs f with the storage deadline on r's context.

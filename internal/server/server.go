@@ -87,6 +87,8 @@ type Server struct {
 	publicOrigin string
 	handler      http.Handler
 	closeOnce    sync.Once
+	// draining is set by Drain: the node is on its way out.
+	draining atomic.Bool
 }
 
 // New builds a server on cfg.Store.
@@ -153,6 +155,21 @@ func (s *Server) Close() {
 		s.auditLog.close()
 	})
 }
+
+// Drain starts a graceful exit. From now on /readyz fails and every request
+// except /healthz and /metrics is answered 503 ERR_SERVICE_UNAVAILABLE with
+// Retry-After: 1 and, over HTTP/1.1, Connection: close, before anything is
+// done for it. A load balancer that probes /readyz stops sending here; one
+// that learns from answers (nginx's proxy_next_upstream http_503 with
+// max_fails) retries the request on another node and marks this one down,
+// so that by the time the listener closes no request is sent to it (one
+// sent to a closing listener, or on a keep-alive connection being closed,
+// is lost for methods a proxy must not retry, POST). Requests already
+// being handled finish normally. Drain cannot be undone.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Registry exposes the metrics registry (for tests and embedding).
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
