@@ -1,7 +1,8 @@
 package main
 
 // callgate bench-realtime: flags wired to internal/bench, which starts the
-// server, holds the sessions and formats the figures (docs/benchmarks.md).
+// servers and the client processes, and formats the figures
+// (docs/benchmarks.md).
 
 import (
 	"strings"
@@ -13,23 +14,34 @@ import (
 )
 
 func newBenchRealtimeCmd() *cobra.Command {
-	var o bench.RealtimeOptions
+	o := bench.RealtimeOptions{Redact: redactDSN}
 	var asJSON bool
 	var serverArgs string
 	cmd := &cobra.Command{
 		Use:   "bench-realtime",
-		Short: "Measure realtime at scale: N live WebSocket sessions, idle cost, presence fan-out, revoke→close latency",
-		Long: `Starts callgate on a fresh temp data dir and opens --sessions WebSocket sessions
-(each with its own auth token) spread over --users users of one app, then reports:
+		Short: "Measure realtime at scale: N live WebSocket sessions on one or many nodes, idle cost, presence fan-out, revoke→close, a node's crash",
+		Long: `Starts callgate — one node on a fresh SQLite data dir, or --nodes N on the
+PostgreSQL database of --db, each on its own port — and opens --sessions
+WebSocket sessions (each with its own auth token) over --users users of one
+app, from --clients client processes (this binary again). A user's sessions
+all go to one node, users dealt round robin. Then it reports:
 
-  - the server's RSS with every session live,
-  - its CPU while idle with pings running (over --idle),
-  - the time for one presence event (a new user coming online) to reach every session,
-  - the time from DELETE /users/{uid}/auth_tokens/{id} to that session's close (p50/p99).
+  - the time to connect every session,
+  - each node's RSS with every session live, and per session,
+  - the nodes' CPU while idle with pings running (over --idle),
+  - the time for one presence event (a new user coming online on node 1) to
+    reach every session on every node (last, p50, p99),
+  - the time from DELETE /users/{uid}/auth_tokens/{id} on node 1 to that
+    session's close on another node (p50/p99; the same node with one),
+  - with --kill-node, after kill -9 of the last node: when every session on
+    the other nodes has heard all its users go offline, and when node 1's
+    REST reads them offline (within --node-lease, given to the nodes).
 
-The server runs with --ws-max-per-user raised to fit sessions/users. It raises
-its own open-files limit to the hard limit; 10,000 sessions need about 10,100
-descriptors in each process (check ulimit -Hn).`,
+With --db, an app named bench-realtime is created in that database for each
+run: use a scratch database. The servers run with --ws-max-per-user raised to
+fit sessions/users. Each process raises its open-files limit to the hard
+limit: a node and a client process each need about 100 descriptors more than
+the sessions they hold (check ulimit -Hn; add --nodes or --clients).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.ServerArgs = strings.Fields(serverArgs)
@@ -50,8 +62,23 @@ descriptors in each process (check ulimit -Hn).`,
 	fs.IntVar(&o.Users, "users", 100, "users the sessions belong to (sessions/users each)")
 	fs.IntVar(&o.Samples, "samples", 200, "token deletions timed for revoke→close")
 	fs.DurationVar(&o.Idle, "idle", 30*time.Second, "idle window for the CPU figure")
+	fs.StringVar(&o.Presence, "presence", "", "the presence query parameter of every session: all (the server's default), none, or roles:r1,r2 (every user then has role r1)")
+	fs.IntVar(&o.Nodes, "nodes", 1, "serve processes sharing the sessions (more than 1 needs --db)")
+	fs.StringVar(&o.DB, "db", "", "run the nodes on this PostgreSQL URL (a scratch database) instead of SQLite")
+	fs.DurationVar(&o.NodeLease, "node-lease", 5*time.Second, "the nodes' --node-lease (with --db)")
+	fs.IntVar(&o.Clients, "clients", 1, "client processes holding the sessions (one can hold about its open-files limit)")
+	fs.BoolVar(&o.KillNode, "kill-node", false, "finally kill -9 the last node and time its users going offline on the others (needs --nodes 2+)")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "callgate binary to start (default: this one)")
-	fs.StringVar(&serverArgs, "server-args", "", "extra flags for the started server, space-separated (e.g. \"--pprof 127.0.0.1:6060\")")
+	fs.StringVar(&serverArgs, "server-args", "", "extra flags for the started servers, space-separated (e.g. \"--pprof 127.0.0.1:6060\")")
 	fs.BoolVar(&asJSON, "json", false, "print results as JSON")
+	cmd.AddCommand(&cobra.Command{
+		Use:    "client",
+		Short:  "Hold a share of bench-realtime's sessions (started by bench-realtime)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.RunRealtimeClient(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	})
 	return cmd
 }

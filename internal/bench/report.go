@@ -48,18 +48,47 @@ func (rep *Report) WriteWrk(w io.Writer) {
 
 // Heading is the line printed above RunRealtime's table.
 func (res RealtimeResult) Heading() string {
-	return fmt.Sprintf("\n%d sessions over %d users, one app\n\n", res.Sessions, res.Users)
+	return fmt.Sprintf("\n%d sessions over %d users, one app, %d node(s) on %s, %d client process(es), presence %s\n\n",
+		res.Sessions, res.Users, res.Nodes, res.Store, res.Clients, res.Presence)
 }
 
 // Table is RunRealtime's figures, one row a measure.
 func (res RealtimeResult) Table() (header []string, rows [][]string) {
-	return []string{"MEASURE", "VALUE"}, [][]string{
+	rows = [][]string{
 		{"connect all sessions", fmt.Sprintf("%.1f s", res.ConnectSeconds)},
-		{"server RSS, all live", fmt.Sprintf("%.0f MB", res.ServerRSSMB)},
-		{fmt.Sprintf("server CPU idle (pings every %.0fs)", res.PingIntervalSec), fmt.Sprintf("%.1f%% of a core over %.0f s", res.IdleCPUPercent, res.IdleSeconds)},
-		{"presence event → every session", fmt.Sprintf("%.1f ms (median session %.1f ms)", res.PresenceAllMs, res.PresenceP50Ms)},
-		{"token delete → socket closed", fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (%d samples)", res.RevokeP50Ms, res.RevokeP99Ms, res.RevokeSamples)},
+		{"server RSS, all live", fmt.Sprintf("%.0f MB (%.1f KB per session)", res.ServerRSSMB, res.RSSPerSessionKB)},
 	}
+	if len(res.PerNode) > 1 {
+		for _, n := range res.PerNode {
+			rows = append(rows, []string{fmt.Sprintf("  node %d (%d sessions)", n.Node, n.Sessions),
+				fmt.Sprintf("%.0f MB (%.1f KB per session), idle CPU %.1f%%", n.RSSMB, n.RSSPerSessionKB, n.IdleCPUPercent)})
+		}
+	}
+	rows = append(rows,
+		[]string{"client processes' RSS", fmt.Sprintf("%.0f MB", res.ClientRSSMB)},
+		[]string{fmt.Sprintf("server CPU idle (pings every %.0fs)", res.PingIntervalSec), fmt.Sprintf("%.1f%% of a core over %.0f s", res.IdleCPUPercent, res.IdleSeconds)})
+	if res.PresenceSessions > 0 {
+		v := fmt.Sprintf("last %.1f ms, p50 %.1f ms, p99 %.1f ms", res.PresenceAllMs, res.PresenceP50Ms, res.PresenceP99Ms)
+		if res.Nodes > 1 {
+			v += fmt.Sprintf(" (other nodes' p99 %.1f ms)", res.PresenceOtherP99Ms)
+		}
+		rows = append(rows, []string{"presence: a user online on node 1 → every session", v})
+	} else {
+		rows = append(rows, []string{"presence fan-out", "not measured: the sessions hear no presence"})
+	}
+	where := "token delete → socket closed"
+	if res.RevokeAcrossNodes {
+		where = "token delete on node 1 → socket on another node closed"
+	}
+	rows = append(rows, []string{where, fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (%d samples)", res.RevokeP50Ms, res.RevokeP99Ms, res.RevokeSamples)})
+	if k := res.Kill; k != nil {
+		v := fmt.Sprintf("REST offline after %.0f ms", k.RESTOfflineMs)
+		if k.Listeners > 0 {
+			v = fmt.Sprintf("every session heard all offline after %.0f ms (p50 %.0f ms, p99 %.0f ms; %d sessions); ", k.AllOfflineMs, k.OfflineP50Ms, k.OfflineP99Ms, k.Listeners) + v
+		}
+		rows = append(rows, []string{fmt.Sprintf("kill -9 node %d (%d users, %d sessions; lease %.0f s)", k.Node, k.Users, k.Sessions, k.LeaseSeconds), v})
+	}
+	return []string{"MEASURE", "VALUE"}, rows
 }
 
 func ms(v float64) string { return fmt.Sprintf("%.2fms", v) }
