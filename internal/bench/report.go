@@ -84,7 +84,8 @@ func (res RealtimeResult) Table() (header []string, rows [][]string) {
 	if k := res.Kill; k != nil {
 		v := fmt.Sprintf("REST offline after %.0f ms", k.RESTOfflineMs)
 		if k.Listeners > 0 {
-			v = fmt.Sprintf("every session heard all offline after %.0f ms (p50 %.0f ms, p99 %.0f ms; %d sessions); ", k.AllOfflineMs, k.OfflineP50Ms, k.OfflineP99Ms, k.Listeners) + v
+			v = fmt.Sprintf("first offline heard after %.0f ms; every session heard all after %.0f ms (p50 %.0f ms, p99 %.0f ms; %d sessions); ",
+				k.FirstOfflineMs, k.AllOfflineMs, k.OfflineP50Ms, k.OfflineP99Ms, k.Listeners) + v
 		}
 		rows = append(rows, []string{fmt.Sprintf("kill -9 node %d (%d users, %d sessions; lease %.0f s)", k.Node, k.Users, k.Sessions, k.LeaseSeconds), v})
 	}

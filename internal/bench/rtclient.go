@@ -71,6 +71,7 @@ type rtcSession struct {
 	mu        sync.Mutex
 	seen      []uint64     // victims heard offline since arming (a bit each)
 	heard     int          // how many
+	firstAt   atomic.Int64 // when the first was heard
 	allAt     atomic.Int64 // when the last victim was heard offline
 }
 
@@ -122,6 +123,7 @@ func RunRealtimeClient(ctx context.Context, in io.Reader, out io.Writer) error {
 		if s.seen[v/64]&(1<<(v%64)) == 0 {
 			s.seen[v/64] |= 1 << (v % 64)
 			s.heard++
+			s.firstAt.CompareAndSwap(0, at)
 			if s.heard == len(spec.Victims) {
 				s.allAt.Store(at)
 			}
@@ -289,10 +291,18 @@ func RunRealtimeClient(ctx context.Context, in io.Reader, out io.Writer) error {
 				if !eligible(s) {
 					continue
 				}
+				if f := s.firstAt.Load(); f != 0 && (ev.At == 0 || f < ev.At) {
+					ev.At = f // the first any session heard
+				}
 				at := s.allAt.Load()
 				ev.Times = append(ev.Times, at)
 				if at == 0 {
 					ev.Missing++
+					s.mu.Lock()
+					if ev.Missing == 1 || s.heard < ev.N {
+						ev.N = s.heard // the fewest heard by a session that missed some
+					}
+					s.mu.Unlock()
 				}
 			}
 			send(ev)

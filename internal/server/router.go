@@ -225,7 +225,8 @@ func (s *Server) refuseDraining(w http.ResponseWriter, r *http.Request) {
 	if origin := r.Header.Get("Origin"); origin != "" {
 		allowCORS(w, origin)
 	}
-	s.fail(w, r, apierr.New(apierr.ServiceUnavailable).SetHeader("Retry-After", "1").SetDetails("draining", true))
+	s.fail(w, r, apierr.New(apierr.ServiceUnavailable).SetHeader("Retry-After", "1").SetDetails("draining", true).
+		Wrap(errors.New("refused: this node is draining (shutting down)")))
 }
 
 // withDeadline runs f with the storage deadline on r's context.
