@@ -83,6 +83,12 @@ type RealtimeKill struct {
 	OfflineP50Ms   float64 `json:"offlineP50Ms"`
 	OfflineP99Ms   float64 `json:"offlineP99Ms"`
 	RESTOfflineMs  float64 `json:"restOfflineMs"` // node 1's GET /users/{uid} reads one of them offline
+	// Missing sessions had not heard every user offline after WaitedMs
+	// (the figures above are then of the others); one of them had heard
+	// only MissingFewest.
+	Missing       int     `json:"missing,omitempty"`
+	MissingFewest int     `json:"missingFewest,omitempty"`
+	WaitedMs      float64 `json:"waitedMs,omitempty"`
 }
 
 // RealtimeResult is what RunRealtime measured (also its --json shape).
@@ -121,6 +127,7 @@ const rtWatched = "rt-user-watched"
 
 // rtChild is a client process as the coordinator sees it.
 type rtChild struct {
+	ctx     context.Context
 	n       int
 	cmd     *exec.Cmd
 	in      io.WriteCloser
@@ -149,6 +156,8 @@ func (c *rtChild) ask(cmd rtCommand, want string, timeout time.Duration) (rtEven
 		return ev, nil
 	case <-time.After(timeout):
 		return rtEvent{}, c.failed(fmt.Errorf("no answer to %q within %v", cmd.Cmd, timeout))
+	case <-c.ctx.Done():
+		return rtEvent{}, c.ctx.Err()
 	}
 }
 
@@ -412,7 +421,7 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		for i := k; i < o.Sessions; i += o.Clients {
 			s.Sessions = append(s.Sessions, rtClientSession{I: i, Node: nodeOf(i), Token: sessions[i].token, First: i < o.Users})
 		}
-		c := &rtChild{n: k, replies: make(chan rtEvent, 16), logPath: filepath.Join(tmp, fmt.Sprintf("client%d.log", k+1)), done: make(chan struct{})}
+		c := &rtChild{ctx: ctx, n: k, replies: make(chan rtEvent, 16), logPath: filepath.Join(tmp, fmt.Sprintf("client%d.log", k+1)), done: make(chan struct{})}
 		logf, err := os.Create(c.logPath)
 		if err != nil {
 			return RealtimeResult{}, err
@@ -458,9 +467,9 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 
 	status("connecting %d sessions (each user's first, then the rest)…", o.Sessions)
 	start := time.Now()
-	connectTimeout := time.Duration(60+o.Sessions/o.Clients/100) * time.Second
+	connectTimeout := time.Duration(120+o.Sessions/o.Clients/40) * time.Second
 	for phase := range 2 {
-		evs, err := askAll(children, func(int) rtCommand { return rtCommand{Cmd: "connect", Phase: phase} }, "connected", connectTimeout)
+		evs, err := askAll(children, func(int) rtCommand { return rtCommand{Cmd: "connect", Phase: phase, Workers: max(8, 64/o.Clients)} }, "connected", connectTimeout)
 		if err != nil {
 			return RealtimeResult{}, err
 		}
@@ -641,7 +650,9 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 			}
 			k.Listeners = len(lat) + missing
 			if missing > 0 {
-				return RealtimeResult{}, fmt.Errorf("%d of %d sessions on the other nodes did not hear all %d users of the killed node go offline within %v (one heard only %d)", missing, k.Listeners, k.Users, bound, fewest)
+				// Reported, not fatal: how far off it was is the finding.
+				k.Missing, k.MissingFewest, k.WaitedMs = missing, fewest, float64(bound.Milliseconds())
+				status("%d of %d sessions on the other nodes did not hear all %d users of the killed node go offline within %v (one heard only %d)", missing, k.Listeners, k.Users, bound, fewest)
 			}
 			k.AllOfflineMs, k.OfflineP50Ms, k.OfflineP99Ms = pct(lat, 100), pct(lat, 50), pct(lat, 99)
 		}

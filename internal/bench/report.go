@@ -86,6 +86,9 @@ func (res RealtimeResult) Table() (header []string, rows [][]string) {
 		if k.Listeners > 0 {
 			v = fmt.Sprintf("first offline heard after %.0f ms; every session heard all after %.0f ms (p50 %.0f ms, p99 %.0f ms; %d sessions); ",
 				k.FirstOfflineMs, k.AllOfflineMs, k.OfflineP50Ms, k.OfflineP99Ms, k.Listeners) + v
+			if k.Missing > 0 {
+				v += fmt.Sprintf("; %d sessions had not heard all after %.0f ms (one only %d of %d)", k.Missing, k.WaitedMs, k.MissingFewest, k.Users)
+			}
 		}
 		rows = append(rows, []string{fmt.Sprintf("kill -9 node %d (%d users, %d sessions; lease %.0f s)", k.Node, k.Users, k.Sessions, k.LeaseSeconds), v})
 	}

@@ -46,6 +46,7 @@ type rtCommand struct {
 	Phase       int    `json:"phase,omitempty"`
 	TimeoutMs   int64  `json:"timeoutMs,omitempty"`
 	ExcludeNode int    `json:"excludeNode,omitempty"`
+	Workers     int    `json:"workers,omitempty"` // connect: dials at a time
 }
 
 // rtEvent is a client process's message: an answer to a command, or a
@@ -241,7 +242,7 @@ func RunRealtimeClient(ctx context.Context, in io.Reader, out io.Writer) error {
 				}
 			}
 			connected := make(chan error, len(phase))
-			if err := parallel(ctx, len(phase), 64, func(k int) error { dial(phase[k], connected); return nil }); err != nil {
+			if err := parallel(ctx, len(phase), max(c.Workers, 1), func(k int) error { dial(phase[k], connected); return nil }); err != nil {
 				return err
 			}
 			for range phase {
