@@ -173,9 +173,18 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		h.Set("authToken", s.token)
 		dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		ws, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: h})
+		ws, res, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: h})
 		if err != nil {
-			return fmt.Errorf("dial session %d: %w", k, err)
+			why := ""
+			if res != nil && res.Body != nil {
+				b, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
+				why = " (" + strings.TrimSpace(string(b)) + ")"
+			}
+			log, _ := os.ReadFile(filepath.Join(tmp, "server.log"))
+			if len(log) > 4000 {
+				log = log[len(log)-4000:]
+			}
+			return fmt.Errorf("dial session %d: %w%s\nthe server's log ends:\n%s", k, err, why, log)
 		}
 		s.ws = ws
 		conns.Add(1)
