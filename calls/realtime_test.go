@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -270,5 +271,33 @@ func TestRealtimeCallbackMayEndTheSession(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// AppSettings.Presence chooses whose presence the client hears; a bad one
+// is refused by Init.
+func TestRealtimePresenceSetting(t *testing.T) {
+	srv := rtServer(t)
+	none := settings(srv, calls.NewMemoryStore())
+	none.Presence = "none"
+	quiet, err := calls.New(none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := newClient(t, srv)
+	evQuiet, evAll := watch(t, quiet), watch(t, all)
+	login(t, quiet, srv, uid1)
+	evQuiet.expect(t, "connected", 5*time.Second)
+	login(t, all, srv, uid2)
+	evAll.expect(t, "connected", 5*time.Second)
+	other := newClient(t, srv)
+	login(t, other, srv, "cometchat-uid-3")
+	evAll.expect(t, "online:cometchat-uid-3", 2*time.Second)
+	evQuiet.never(t, "online:cometchat-uid-3", 300*time.Millisecond)
+
+	bad := settings(srv, calls.NewMemoryStore())
+	bad.Presence = "everyone"
+	if _, err := calls.New(bad); err == nil || !strings.Contains(err.Error(), "Presence") {
+		t.Errorf("Presence %q: %v", bad.Presence, err)
 	}
 }

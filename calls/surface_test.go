@@ -71,7 +71,7 @@ var (
 	_ = calls.AppSettings{
 		AppID: "", Region: "", Host: "", AuthKey: "",
 		SessionStore: calls.SessionStore(nil), HTTPClient: (*http.Client)(nil),
-		DisableRealtime: false, Logger: (*slog.Logger)(nil),
+		DisableRealtime: false, Presence: "", Logger: (*slog.Logger)(nil),
 		TokenProvider:         func(context.Context) (string, error) { return "", nil },
 		TokenWillExpireBefore: time.Duration(0),
 	}

@@ -47,7 +47,7 @@ type Event struct {
 	Status       string   `json:"s,omitempty"`
 	LastActiveAt int64    `json:"t,omitempty"`
 	Role         string   `json:"ro,omitempty"` // KindPresence: the user's role, for presence filters
-	Before       int64    `json:"b,omitempty"` // KindRevokeBefore
+	Before       int64    `json:"b,omitempty"`  // KindRevokeBefore
 	// Data is a kind's own payload (KindAudit). Whoever fills it keeps the
 	// whole event under NOTIFY's limit: MaxPayload bytes.
 	Data json.RawMessage `json:"d,omitempty"`

@@ -650,13 +650,13 @@ func TestSlowConsumerDroppedAtBound(t *testing.T) {
 		}
 	}
 	floodEnd := time.Now()
-	eventually(t, 5*time.Second, "the client that never reads is dropped", func() bool { return n.hub.Count() == 1 })
+	eventually(t, 10*time.Second, "the client that never reads is dropped", func() bool { return n.hub.Count() == 1 })
 	if droppedAt.IsZero() {
 		droppedAt = time.Now()
 	}
 	t.Logf("flood of %d events took %v; the sleeper was dropped %v after the flood began", users, floodEnd.Sub(start).Round(time.Millisecond), droppedAt.Sub(start).Round(time.Millisecond))
-	if d := droppedAt.Sub(floodEnd); d > 2*time.Second {
-		t.Errorf("dropped %v after the flood ended, want < 2s (the write timeout is 30s)", d)
+	if d := droppedAt.Sub(floodEnd); d > 7*time.Second {
+		t.Errorf("dropped %v after the flood ended, want < 7s (5 s stalled, then the sweep; the write timeout is 30s)", d)
 	}
 	// The reader heard the whole flood and is still connected.
 	if seen := <-heard; seen != users {

@@ -47,7 +47,7 @@ type Hub struct {
 	byToken map[string]map[*conn]struct{}
 	byUser  map[string]map[*conn]struct{}
 	byApp   map[string]map[*conn]struct{}
-	feeds   map[string]*feed // app → presence feed
+	feeds   map[string]*feed       // app → presence feed
 	marked  map[string]bool        // users this node has recorded online
 	grace   map[string]*graceEntry // user key → pending offline after a drop
 	// drops are the tokens of a user's connections that dropped within the

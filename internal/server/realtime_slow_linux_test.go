@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -103,4 +105,81 @@ func (w sndbufWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		tc.SetWriteBuffer(1) // the kernel's minimum
 	}
 	return c, brw, err
+}
+
+// A burst reaches a lagging connection as presence_batch frames, each user
+// once: the client reads nothing while 300 users come online (its socket
+// fills after a few events), then reads.
+func TestRealtimePresenceBatch(t *testing.T) {
+	t.Parallel()
+	e := start(t, servertest.Options{Realtime: realtime.Config{Grace: time.Minute, SendBuffer: 1}})
+	a := e.srv.AppID
+	all := connect(t, e.srv.URL, a, "cometchat-uid-2", e.newToken("/v3", "cometchat-uid-2"))
+	slow, res, err := dialWS(t, "lagging", e.srv.URL, "/v3/ws", dialOpts{noRead: true, client: tinyClient(),
+		header: http.Header{"authToken": {e.newToken("/v3", "cometchat-uid-1")}}})
+	if err != nil {
+		t.Fatalf("dial: %v %s", err, body(res))
+	}
+	var toks []string
+	for i := range 300 {
+		uid := fmt.Sprintf("burst-%03d", i)
+		d := e.do("POST", "/v3/users", e.rest(), map[string]any{"uid": uid, "name": "B", "withAuthToken": true}).data(t)
+		toks = append(toks, str(d, "authToken"))
+	}
+	for i, tok := range toks {
+		w := connect(t, e.srv.URL, a, fmt.Sprintf("burst-%03d", i), tok)
+		w.conn.CloseNow() // grace is long: online, no offline
+	}
+	all.waitPresence("burst-299", "online", 10*time.Second)
+	frames, events := 0, map[string]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for len(events) < 300 {
+		_, data, err := slow.conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("lagging client: %v after %d users", err, len(events))
+		}
+		var m struct {
+			Type   string
+			UID    string
+			Events []struct{ UID, Status string }
+		}
+		json.Unmarshal(data, &m)
+		switch m.Type {
+		case "presence_batch":
+			frames++
+			for _, ev := range m.Events {
+				events[ev.UID]++
+			}
+		case "presence":
+			frames++
+			events[m.UID]++
+		}
+	}
+	for uid, n := range events {
+		if n != 1 {
+			t.Errorf("%s came %d times", uid, n)
+		}
+	}
+	t.Logf("300 users reached the lagging client in %d frames", frames)
+	if frames > 100 {
+		t.Errorf("%d frames for 300 users: not batched", frames)
+	}
+}
+
+// tinyClient dials with a 1-byte receive buffer (the kernel's minimum),
+// so a client that does not read fills its socket after a few messages.
+func tinyClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}).DialContext}}
 }

@@ -962,3 +962,50 @@ func TestRealtimeShutdown(t *testing.T) {
 		t.Error("connected after Stop")
 	}
 }
+
+// The presence parameter chooses whose presence a connection hears.
+func TestRealtimePresenceFilter(t *testing.T) {
+	t.Parallel()
+	e := start(t, servertest.Options{Realtime: realtime.Config{Grace: time.Minute}})
+	a := e.srv.AppID
+	e.do("PUT", "/v3/users/cometchat-uid-2", e.rest(), map[string]any{"role": "Moderator"}).data(t)
+	open := func(uid, presence string) *wsc {
+		return connectPath(t, e.srv.URL, "/v3/ws?presence="+url.QueryEscape(presence), http.Header{"appId": {a}, "authToken": {e.newToken("/v3", uid)}}, uid)
+	}
+	all, none, mods := open("cometchat-uid-1", "all"), open("cometchat-uid-4", "none"), open("cometchat-uid-5", "roles:moderator,vip")
+	for _, uid := range []string{"cometchat-uid-2", "cometchat-uid-3"} {
+		connect(t, e.srv.URL, a, uid, e.newToken("/v3", uid))
+		all.waitPresence(uid, "online", 5*time.Second)
+	}
+	mods.waitPresence("cometchat-uid-2", "online", 5*time.Second)
+	// Barrier: uid-1 (role default) comes online after uid-3; none and the
+	// roles filter hear nothing of either.
+	for _, w := range []*wsc{none, mods} {
+		w.alive()
+		for {
+			select {
+			case m := <-w.msgs:
+				if m.typ() == "presence" && (w == none || str(m.m, "uid") != "cometchat-uid-2") {
+					t.Errorf("%s heard %s", w.name, m.raw)
+				}
+				continue
+			default:
+			}
+			break
+		}
+	}
+	for _, bad := range []string{"some", "roles:", "roles:a b", "roles:" + manyRoles(26)} {
+		_, res, err := dialWS(t, "bad", e.srv.URL, "/v3/ws?presence="+url.QueryEscape(bad), dialOpts{header: http.Header{"authToken": {e.newToken("/v3", "cometchat-uid-1")}}})
+		if err == nil || res == nil || res.StatusCode != 400 || !strings.Contains(body(res), "presence") {
+			t.Errorf("presence=%q: %v %s", bad, err, body(res))
+		}
+	}
+}
+
+func manyRoles(n int) string {
+	var r []string
+	for i := range n {
+		r = append(r, fmt.Sprintf("role%d", i))
+	}
+	return strings.Join(r, ",")
+}
