@@ -41,7 +41,12 @@ With --db, an app named bench-realtime is created in that database for each
 run: use a scratch database. The servers run with --ws-max-per-user raised to
 fit sessions/users. Each process raises its open-files limit to the hard
 limit: a node and a client process each need about 100 descriptors more than
-the sessions they hold (check ulimit -Hn; add --nodes or --clients).`,
+the sessions they hold (check ulimit -Hn; add --nodes or --clients).
+
+With --floor, a bare coder/websocket server (accept, send one message, read
+until the client goes) holds the sessions instead of callgate, measured the
+same way: the floor of the one-goroutine-per-socket I/O model that callgate's
+RSS and connect time are read against.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.ServerArgs = strings.Fields(serverArgs)
@@ -68,9 +73,22 @@ the sessions they hold (check ulimit -Hn; add --nodes or --clients).`,
 	fs.DurationVar(&o.NodeLease, "node-lease", 5*time.Second, "the nodes' --node-lease (with --db)")
 	fs.IntVar(&o.Clients, "clients", 1, "client processes holding the sessions (one can hold about its open-files limit)")
 	fs.BoolVar(&o.KillNode, "kill-node", false, "finally kill -9 the last node and time its users going offline on the others (needs --nodes 2+)")
+	fs.BoolVar(&o.Floor, "floor", false, "measure the floor instead: a bare coder/websocket server (accept, one message, read loop) holding the sessions; connect time, RSS and idle CPU only")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "callgate binary to start (default: this one)")
 	fs.StringVar(&serverArgs, "server-args", "", "extra flags for the started servers, space-separated (e.g. \"--pprof 127.0.0.1:6060\")")
 	fs.BoolVar(&asJSON, "json", false, "print results as JSON")
+	var floorAddr string
+	floor := &cobra.Command{
+		Use:    "floor",
+		Short:  "Serve bench-realtime --floor's bare WebSocket server (started by bench-realtime)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.ServeFloor(cmd.Context(), floorAddr)
+		},
+	}
+	floor.Flags().StringVar(&floorAddr, "addr", "127.0.0.1:0", "listen address")
+	cmd.AddCommand(floor)
 	cmd.AddCommand(&cobra.Command{
 		Use:    "client",
 		Short:  "Hold a share of bench-realtime's sessions (started by bench-realtime)",

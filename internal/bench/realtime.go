@@ -54,6 +54,9 @@ type RealtimeOptions struct {
 	// KillNode ends the run by killing the last node with SIGKILL and
 	// timing its users' offline events on the other nodes.
 	KillNode bool
+	// Floor runs the floor server (floor.go) as the one node instead of
+	// callgate: connect, RSS and idle CPU only.
+	Floor bool
 	// Redact hides the password of a database URL in status lines.
 	Redact func(dsn string) string
 }
@@ -96,7 +99,7 @@ type RealtimeResult struct {
 	Sessions        int            `json:"sessions"`
 	Users           int            `json:"users"`
 	Nodes           int            `json:"nodes"`
-	Store           string         `json:"store"` // sqlite or postgres
+	Store           string         `json:"store"` // sqlite, postgres, or floor (--floor)
 	Clients         int            `json:"clients"`
 	Presence        string         `json:"presence"`
 	ConnectSeconds  float64        `json:"connectSeconds"`
@@ -216,6 +219,8 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		return RealtimeResult{}, errors.New("--kill-node needs --nodes 2 or more: the other nodes must hear its users go offline")
 	case o.Clients > o.Sessions:
 		return RealtimeResult{}, errors.New("--clients must be at most --sessions")
+	case o.Floor && (o.Nodes > 1 || o.DB != "" || o.KillNode):
+		return RealtimeResult{}, errors.New("--floor runs one bare WebSocket server: no --nodes, --db or --kill-node")
 	}
 	var role string
 	if list, ok := strings.CutPrefix(o.Presence, "roles:"); ok {
@@ -224,7 +229,7 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 	} else if o.Presence != "" && o.Presence != "all" && o.Presence != "none" {
 		return RealtimeResult{}, fmt.Errorf("--presence %q: want all, none or roles:r1,r2", o.Presence)
 	}
-	hears := o.Presence != "none"
+	hears := o.Presence != "none" && !o.Floor
 	if o.NodeLease <= 0 {
 		o.NodeLease = 15 * time.Second
 	}
@@ -264,6 +269,9 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 	}
 	if o.DB != "" {
 		res.Store = "postgres"
+	}
+	if o.Floor {
+		res.Store, res.Presence = "floor", "none"
 	}
 
 	// The app.
@@ -307,7 +315,9 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 			return err
 		}
 		args := append([]string{"serve", "--addr", addr}, common...)
-		if o.DB == "" {
+		if o.Floor {
+			args = []string{"bench-realtime", "floor", "--addr", addr}
+		} else if o.DB == "" {
 			args = append(args, "--dev", "--data", filepath.Join(tmp, "data"))
 		}
 		args = append(args, o.ServerArgs...)
@@ -327,7 +337,7 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 	if err := parallel(ctx, o.Nodes-1, o.Nodes, func(k int) error { return startNode(k + 1) }); err != nil {
 		return RealtimeResult{}, err
 	}
-	if o.DB == "" {
+	if o.DB == "" && !o.Floor {
 		creds, err := provision.ReadDevCredentials(filepath.Join(tmp, "data", provision.DevCredentialsFile))
 		if err != nil {
 			return RealtimeResult{}, err
@@ -358,33 +368,39 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		roleField = `,"role":"` + role + `"`
 	}
 
-	status("creating %d users and %d tokens…", o.Users+1, o.Sessions)
-	if err := parallel(ctx, o.Users+1, 16, func(u int) error {
-		uid := uidOf(u)
-		if u == o.Users {
-			uid = rtWatched
-		}
-		_, err := rest(u%o.Nodes, "POST", "/v3/users", `{"uid":"`+uid+`","name":"RT `+strconv.Itoa(u)+`"`+roleField+`}`)
-		return err
-	}); err != nil {
-		return RealtimeResult{}, err
-	}
 	type sess struct {
 		uid, token, id string
 		closedAt       atomic.Int64
 		closeCode      atomic.Int32
 	}
 	sessions := make([]*sess, o.Sessions)
-	if err := parallel(ctx, o.Sessions, 32, func(i int) error {
-		uid := uidOf(i % o.Users)
-		d, err := rest(i%o.Nodes, "POST", "/v3/users/"+uid+"/auth_tokens", "{}")
-		if err != nil {
-			return err
+	if o.Floor { // the floor server takes any dial
+		for i := range sessions {
+			sessions[i] = &sess{uid: uidOf(i % o.Users)}
 		}
-		sessions[i] = &sess{uid: uid, token: fmt.Sprint(d["authToken"]), id: fmt.Sprint(d["id"])}
-		return nil
-	}); err != nil {
-		return RealtimeResult{}, err
+	} else {
+		status("creating %d users and %d tokens…", o.Users+1, o.Sessions)
+		if err := parallel(ctx, o.Users+1, 16, func(u int) error {
+			uid := uidOf(u)
+			if u == o.Users {
+				uid = rtWatched
+			}
+			_, err := rest(u%o.Nodes, "POST", "/v3/users", `{"uid":"`+uid+`","name":"RT `+strconv.Itoa(u)+`"`+roleField+`}`)
+			return err
+		}); err != nil {
+			return RealtimeResult{}, err
+		}
+		if err := parallel(ctx, o.Sessions, 32, func(i int) error {
+			uid := uidOf(i % o.Users)
+			d, err := rest(i%o.Nodes, "POST", "/v3/users/"+uid+"/auth_tokens", "{}")
+			if err != nil {
+				return err
+			}
+			sessions[i] = &sess{uid: uid, token: fmt.Sprint(d["authToken"]), id: fmt.Sprint(d["id"])}
+			return nil
+		}); err != nil {
+			return RealtimeResult{}, err
+		}
 	}
 
 	// The client processes, each with every Clients-th session.
@@ -569,12 +585,14 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 	// user stays online (for --kill-node).
 	res.RevokeAcrossNodes = o.Nodes > 1
 	var cand []int
-	for i := o.Sessions - 1; i >= o.Users && len(cand) < o.Samples; i-- {
+	for i := o.Sessions - 1; i >= o.Users && len(cand) < o.Samples && !o.Floor; i-- {
 		if o.Nodes == 1 || nodeOf(i) != 0 {
 			cand = append(cand, i)
 		}
 	}
-	status("revoke → close: deleting %d tokens one at a time on node 1…", len(cand))
+	if len(cand) > 0 {
+		status("revoke → close: deleting %d tokens one at a time on node 1…", len(cand))
+	}
 	var rev []float64
 	for _, i := range cand {
 		s := sessions[i]

@@ -48,6 +48,10 @@ func (rep *Report) WriteWrk(w io.Writer) {
 
 // Heading is the line printed above RunRealtime's table.
 func (res RealtimeResult) Heading() string {
+	if res.Store == "floor" {
+		return fmt.Sprintf("\n%d sessions on the floor server (bare coder/websocket on net/http: accept, one message, read loop), %d client process(es)\n\n",
+			res.Sessions, res.Clients)
+	}
 	return fmt.Sprintf("\n%d sessions over %d users, one app, %d node(s) on %s, %d client process(es), presence %s\n\n",
 		res.Sessions, res.Users, res.Nodes, res.Store, res.Clients, res.Presence)
 }
@@ -64,23 +68,29 @@ func (res RealtimeResult) Table() (header []string, rows [][]string) {
 				fmt.Sprintf("%.0f MB (%.1f KB per session), idle CPU %.1f%%", n.RSSMB, n.RSSPerSessionKB, n.IdleCPUPercent)})
 		}
 	}
+	idle := fmt.Sprintf("server CPU idle (pings every %.0fs)", res.PingIntervalSec)
+	if res.Store == "floor" {
+		idle = "server CPU idle (no pings)"
+	}
 	rows = append(rows,
 		[]string{"client processes' RSS", fmt.Sprintf("%.0f MB", res.ClientRSSMB)},
-		[]string{fmt.Sprintf("server CPU idle (pings every %.0fs)", res.PingIntervalSec), fmt.Sprintf("%.1f%% of a core over %.0f s", res.IdleCPUPercent, res.IdleSeconds)})
+		[]string{idle, fmt.Sprintf("%.1f%% of a core over %.0f s", res.IdleCPUPercent, res.IdleSeconds)})
 	if res.PresenceSessions > 0 {
 		v := fmt.Sprintf("last %.1f ms, p50 %.1f ms, p99 %.1f ms", res.PresenceAllMs, res.PresenceP50Ms, res.PresenceP99Ms)
 		if res.Nodes > 1 {
 			v += fmt.Sprintf(" (other nodes' p99 %.1f ms)", res.PresenceOtherP99Ms)
 		}
 		rows = append(rows, []string{"presence: a user online on node 1 → every session", v})
-	} else {
+	} else if res.Store != "floor" {
 		rows = append(rows, []string{"presence fan-out", "not measured: the sessions hear no presence"})
 	}
 	where := "token delete → socket closed"
 	if res.RevokeAcrossNodes {
 		where = "token delete on node 1 → socket on another node closed"
 	}
-	rows = append(rows, []string{where, fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (%d samples)", res.RevokeP50Ms, res.RevokeP99Ms, res.RevokeSamples)})
+	if res.RevokeSamples > 0 {
+		rows = append(rows, []string{where, fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (%d samples)", res.RevokeP50Ms, res.RevokeP99Ms, res.RevokeSamples)})
+	}
 	if k := res.Kill; k != nil {
 		v := fmt.Sprintf("REST offline after %.0f ms", k.RESTOfflineMs)
 		if k.Listeners > 0 {
