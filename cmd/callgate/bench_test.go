@@ -52,6 +52,25 @@ func TestBenchRealtimeSmoke(t *testing.T) {
 	}
 }
 
+// --floor: the same clients against the bare WebSocket server.
+func TestBenchRealtimeFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real server process")
+	}
+	out, err := exec.Command(callgateBinary(t), "bench-realtime", "--floor", "--json", "--sessions", "60", "--users", "6",
+		"--idle", "200ms").Output()
+	if err != nil {
+		t.Fatalf("bench-realtime --floor: %v\n%s", err, stderrOf(err))
+	}
+	var r bench.RealtimeResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("bench-realtime --floor --json: %v\n%s", err, out)
+	}
+	if r.Store != "floor" || r.Sessions != 60 || r.ConnectSeconds <= 0 || r.ServerRSSMB <= 0 || r.RevokeSamples != 0 || r.PresenceSessions != 0 {
+		t.Errorf("result %+v", r)
+	}
+}
+
 func stderrOf(err error) string {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(ee.Stderr)
