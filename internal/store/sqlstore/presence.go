@@ -44,7 +44,7 @@ func (s *Store) SetPresence(ctx context.Context, node, appID, uid string, online
 
 func (s *Store) Online(ctx context.Context, appID, uid string, now int64) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT count(*) FROM presence p JOIN nodes n ON n.id = p.node_id
+	err := s.rs.row(ctx, s.q(`SELECT count(*) FROM presence p JOIN nodes n ON n.id = p.node_id
 		WHERE p.app_id = ? AND p.uid = ? AND n.lease_until > ?`), appID, uid, now).Scan(&n)
 	return n > 0, s.classify(err)
 }

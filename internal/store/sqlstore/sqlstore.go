@@ -62,6 +62,7 @@ type Dialect struct {
 // run beside the writer), for PostgreSQL both are the same pool.
 type Store struct {
 	w, r *sql.DB
+	rs   *stmts // the reader's prepared hot reads
 	d    Dialect
 	tok  *tokenWriter
 	// applied lists the migrations New applied (for `callgate migrate`).
@@ -77,7 +78,7 @@ var _ store.Store = (*Store)(nil)
 
 // New wraps the pools and applies pending migrations.
 func New(ctx context.Context, w, r *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{w: w, r: r, d: d}
+	s := &Store{w: w, r: r, d: d, rs: &stmts{db: r, m: map[string]*sql.Stmt{}}}
 	applied, err := s.Migrate(ctx)
 	if err != nil {
 		return nil, err
@@ -160,7 +161,7 @@ func (s *Store) Close() error {
 		err = errors.Join(err, f())
 	}
 	s.closers = nil
-	err = errors.Join(err, s.w.Close())
+	err = errors.Join(err, s.rs.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -299,7 +300,7 @@ func (s *Store) GetApp(ctx context.Context, id string) (*App, error) {
 	if !storable(id) {
 		return nil, store.ErrNotFound
 	}
-	a, err := scanApp(s.r.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE id = ?`), id))
+	a, err := scanApp(s.rs.row(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE id = ?`), id))
 	return a, s.classify(err)
 }
 
@@ -371,7 +372,7 @@ func (s *Store) GetAPIKeyByHash(ctx context.Context, appID string, hash []byte) 
 	if !storable(appID) {
 		return nil, store.ErrNotFound
 	}
-	k, err := scanKey(s.r.QueryRowContext(ctx, s.q(`SELECT `+keyCols+` FROM api_keys WHERE hash = ? AND app_id = ?`), hash, appID))
+	k, err := scanKey(s.rs.row(ctx, s.q(`SELECT `+keyCols+` FROM api_keys WHERE hash = ? AND app_id = ?`), hash, appID))
 	return k, s.classify(err)
 }
 
@@ -521,7 +522,7 @@ func (s *Store) GetUser(ctx context.Context, appID, uid string) (*User, error) {
 	if !storable(appID, uid) {
 		return nil, store.ErrNotFound
 	}
-	u, err := scanUserStatus(s.r.QueryRowContext(ctx, s.q(`SELECT `+s.userRead("u")+` FROM users u WHERE u.app_id = ? AND u.uid = ?`), appID, uid))
+	u, err := scanUserStatus(s.rs.row(ctx, s.q(`SELECT `+s.userRead("u")+` FROM users u WHERE u.app_id = ? AND u.uid = ?`), appID, uid))
 	return u, s.classify(err)
 }
 
@@ -636,7 +637,7 @@ func (s *Store) CreateAuthToken(ctx context.Context, t *AuthToken) error {
 }
 
 func (s *Store) GetSession(ctx context.Context, hash []byte) (*AuthToken, *User, error) {
-	row := s.r.QueryRowContext(ctx, s.q(`SELECT t.hash, t.id, t.app_id, t.uid, t.platform, t.device_id, t.user_agent, t.created_at, t.last_used_at, t.expires_at, `+
+	row := s.rs.row(ctx, s.q(`SELECT t.hash, t.id, t.app_id, t.uid, t.platform, t.device_id, t.user_agent, t.created_at, t.last_used_at, t.expires_at, `+
 		s.userRead("u")+` FROM auth_tokens t JOIN users u ON u.app_id = t.app_id AND u.uid = t.uid WHERE t.hash = ?`), hash)
 	var t AuthToken
 	var ur userRow
