@@ -157,13 +157,21 @@ func (c *conn) readLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		// Clients may ping at the application level (browsers cannot send
-		// WebSocket pings); everything else is ignored.
-		var m struct{ Type string }
-		if json.Unmarshal(data, &m) == nil && m.Type == "ping" {
-			c.enqueue([]byte(`{"type":"pong"}`))
+		if reply := clientReply(data); reply != nil {
+			c.enqueue(reply)
 		}
 	}
+}
+
+// clientReply is the answer to one message of a client, or nil. Clients
+// may ping at the application level (browsers cannot send WebSocket
+// pings); everything else is ignored.
+func clientReply(data []byte) []byte {
+	var m struct{ Type string }
+	if json.Unmarshal(data, &m) == nil && m.Type == "ping" {
+		return []byte(`{"type":"pong"}`)
+	}
+	return nil
 }
 
 func (c *conn) writeLoop(ctx context.Context) {
