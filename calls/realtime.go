@@ -357,32 +357,73 @@ func (c *Client) rtOnce(ctx context.Context, rc *rtConn) (connected, over bool) 
 			}
 			return connected, false
 		}
-		var m rtMessage
-		if json.Unmarshal(data, &m) != nil {
-			continue
-		}
-		switch m.Type {
-		case "connected":
+		switch ev := decodeRT(data); ev.kind {
+		case rtMsgConnected:
 			if !connected && ctx.Err() == nil {
 				connected = true
 				rc.callback(func() {
 					c.fireConn(func(l ConnectionListener) func() { return l.OnConnected }, "OnConnected")
 				})
 			}
-		case "presence":
-			if ctx.Err() == nil && m.UID != "" {
-				rc.callback(func() { c.firePresence(&User{UID: m.UID, Status: m.Status, LastActiveAt: m.LastActiveAt}) })
+		case rtMsgPresence:
+			if ctx.Err() == nil {
+				rc.callback(func() { c.firePresence(ev.user) })
 			}
-		case "presence_batch":
-			for _, ev := range m.Events {
-				if ctx.Err() == nil && ev.UID != "" {
-					c.firePresence(&User{UID: ev.UID, Status: ev.Status, LastActiveAt: ev.LastActiveAt})
+		case rtMsgPresenceBatch:
+			for _, u := range ev.users {
+				if ctx.Err() == nil {
+					rc.callback(func() { c.firePresence(u) })
 				}
 			}
-		case "session_revoked":
-			reason = m.Reason // the close with 4001 follows
+		case rtMsgRevoked:
+			reason = ev.reason // the close with 4001 follows
 		}
 	}
+}
+
+// What a message of the server means to the connection.
+const (
+	rtMsgIgnored       = iota // not JSON, not a message the SDK knows, or incomplete
+	rtMsgConnected            // the server registered the connection
+	rtMsgPresence             // another user went online or offline (user)
+	rtMsgPresenceBatch        // several did, oldest first (users)
+	rtMsgRevoked              // the session was revoked (reason); a 4001 close follows
+)
+
+type rtEvent struct {
+	kind   int
+	user   *User   // rtMsgPresence
+	users  []*User // rtMsgPresenceBatch: each names a user
+	reason string  // rtMsgRevoked
+}
+
+// decodeRT reads one message of the server.
+func decodeRT(data []byte) rtEvent {
+	var m rtMessage
+	if json.Unmarshal(data, &m) != nil {
+		return rtEvent{}
+	}
+	switch m.Type {
+	case "connected":
+		return rtEvent{kind: rtMsgConnected}
+	case "presence":
+		if m.UID != "" {
+			return rtEvent{kind: rtMsgPresence, user: &User{UID: m.UID, Status: m.Status, LastActiveAt: m.LastActiveAt}}
+		}
+	case "presence_batch":
+		var users []*User
+		for _, e := range m.Events {
+			if e.UID != "" {
+				users = append(users, &User{UID: e.UID, Status: e.Status, LastActiveAt: e.LastActiveAt})
+			}
+		}
+		if len(users) > 0 {
+			return rtEvent{kind: rtMsgPresenceBatch, users: users}
+		}
+	case "session_revoked":
+		return rtEvent{kind: rtMsgRevoked, reason: m.Reason}
+	}
+	return rtEvent{}
 }
 
 // rtRevoked ends the local session after the server revoked token, and

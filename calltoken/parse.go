@@ -156,6 +156,14 @@ func parse(token string, keyFunc KeyFunc, o options) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, invalid("the token is longer than %d bytes", MaxTokenSize)
 	}
+	// Base64url and dots only. Go's base64 decoder skips CR and LF even in
+	// strict mode, so a token with line breaks in its signature (or after
+	// it) verified: one signed token had any number of spellings.
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return nil, invalid("the token holds a byte that is not base64url or a dot (%q at %d)", c, i)
+		}
+	}
 	p := &parsed{wantApp: o.appID, wantIss: o.issuer}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{Algorithm}), // pinned: never none, never HS256 with the public key

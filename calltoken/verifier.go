@@ -230,11 +230,21 @@ func (v *Verifier) get(ctx context.Context) (keys map[string]ed25519.PublicKey, 
 	if len(body) > maxKeySet {
 		return nil, 0, "", false, fmt.Errorf("fetch %s: the key set is larger than %d bytes", v.url, maxKeySet)
 	}
+	keys, ok := decodeKeySet(body)
+	if !ok {
+		return nil, 0, "", false, fmt.Errorf("fetch %s: not a JWK set", v.url)
+	}
+	return keys, ttl, resp.Header.Get("ETag"), false, nil
+}
+
+// decodeKeySet reads the Ed25519 signing keys of a JWK set by kid; ok is
+// false when body is not a JWK set at all.
+func decodeKeySet(body []byte) (keys map[string]ed25519.PublicKey, ok bool) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &set); err != nil || set.Keys == nil {
-		return nil, 0, "", false, fmt.Errorf("fetch %s: not a JWK set", v.url)
+		return nil, false
 	}
 	keys = make(map[string]ed25519.PublicKey, len(set.Keys))
 	dup := map[string]bool{}
@@ -255,7 +265,7 @@ func (v *Verifier) get(ctx context.Context) (keys map[string]ed25519.PublicKey, 
 	for kid := range dup {
 		delete(keys, kid)
 	}
-	return keys, ttl, resp.Header.Get("ETag"), false, nil
+	return keys, true
 }
 
 // cacheTTL reads how long a key set may be used from Cache-Control.

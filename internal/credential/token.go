@@ -70,9 +70,25 @@ func parseToken(s string) (uid string, secs int64, ok bool) {
 	if len(tail) < 64+1 || len(tail) > 64+19 || !isHex(tail[len(tail)-64:]) {
 		return "", 0, false
 	}
-	secs, err := strconv.ParseInt(tail[:len(tail)-64], 10, 64)
-	if err != nil || secs < 0 {
+	// The second as NewToken writes it (strconv.FormatInt of a second
+	// since 1970): digits only, no sign, no leading zero. ParseInt alone
+	// also took "+1", "-0" and "01", spellings no token was minted with.
+	digits := tail[:len(tail)-64]
+	if !isDigits(digits) || len(digits) > 1 && digits[0] == '0' {
+		return "", 0, false
+	}
+	secs, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
 		return "", 0, false
 	}
 	return s[:i], secs, true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

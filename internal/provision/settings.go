@@ -93,8 +93,14 @@ func PatchSettings(s *store.AppSettings, patch map[string]json.RawMessage) map[s
 				break
 			}
 			for k, v := range m {
+				// Literally true or false: json.Unmarshal leaves a bool
+				// alone on null, which turned {"join":null} into join false.
 				var b bool
-				if err := json.Unmarshal(v, &b); err != nil {
+				switch string(bytes.TrimSpace(v)) {
+				case "true":
+					b = true
+				case "false":
+				default:
 					bad[field+"."+k] = "must be true or false"
 					continue
 				}
@@ -131,9 +137,15 @@ func seconds(raw json.RawMessage, null bool, field string, def, lo, hi int64, ba
 	if null {
 		return def
 	}
+	// A JSON number: decoding into json.Number also takes a string
+	// holding one ("600").
 	var n json.Number
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '"' {
+		bad[field] = "must be a whole number of seconds"
+		return def
+	}
 	if err := d.Decode(&n); err != nil {
 		bad[field] = "must be a whole number of seconds"
 		return def

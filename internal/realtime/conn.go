@@ -191,11 +191,8 @@ func (c *conn) readLoop() {
 			break
 		}
 		c.seen()
-		// Clients may ping at the application level (browsers cannot send
-		// WebSocket pings); everything else is ignored.
-		var m struct{ Type string }
-		if json.Unmarshal(data, &m) == nil && m.Type == "ping" {
-			c.enqueue([]byte(`{"type":"pong"}`))
+		if reply := clientReply(data); reply != nil {
+			c.enqueue(reply)
 		}
 	}
 	c.h.dropped(c)
@@ -212,6 +209,17 @@ func (c *conn) readLoop() {
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
+}
+
+// clientReply is the answer to one message of a client, or nil. Clients
+// may ping at the application level (browsers cannot send WebSocket
+// pings); everything else is ignored.
+func clientReply(data []byte) []byte {
+	var m struct{ Type string }
+	if json.Unmarshal(data, &m) == nil && m.Type == "ping" {
+		return []byte(`{"type":"pong"}`)
+	}
+	return nil
 }
 
 func (c *conn) seen() {

@@ -89,8 +89,8 @@ func (b *PGBus) listen(ctx context.Context, handle func(Event), connected func()
 		if err != nil {
 			return err
 		}
-		var ev Event
-		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
+		ev, err := DecodeEvent(n.Payload)
+		if err != nil {
 			b.log.Warn("realtime: ignoring malformed event", "err", err)
 			continue
 		}
@@ -98,4 +98,12 @@ func (b *PGBus) listen(ctx context.Context, handle func(Event), connected func()
 			handle(ev)
 		}
 	}
+}
+
+// DecodeEvent decodes a NOTIFY payload: another node's Publish, or
+// whatever else a client of the database sent on the channel.
+func DecodeEvent(payload string) (Event, error) {
+	var ev Event
+	err := json.Unmarshal([]byte(payload), &ev)
+	return ev, err
 }

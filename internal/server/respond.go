@@ -160,7 +160,9 @@ func decode(r *http.Request, v any) error {
 		}
 		return apierr.New(apierr.BadRequest).With("reason", "the request body could not be read.").Wrap(err)
 	}
-	trimmed := strings.TrimSpace(string(body))
+	// JSON's whitespace only: strings.TrimSpace also took \f, \v and
+	// Unicode spaces, so "\fnull" passed for an empty body.
+	trimmed := strings.Trim(string(body), " \t\r\n")
 	if trimmed == "" || trimmed == "null" {
 		return nil
 	}
