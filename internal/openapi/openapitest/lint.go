@@ -11,7 +11,7 @@ import (
 // Lint checks the description against itself, so that what the tests
 // validate with it means what it says:
 //
-//   - every $ref resolves, every operation has a unique operationId,
+//   - every $ref resolves, every component is used, every operation has a unique operationId,
 //     responses and an explicit security requirement ([] for none);
 //   - every schema keeps to the keywords Validate checks (annotations such
 //     as description, format and example aside);
@@ -26,13 +26,22 @@ func (s *Spec) Lint() []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	used := map[string]bool{}
 	walk(s.root, "#", func(v map[string]any, at string) {
 		if ref, ok := v["$ref"].(string); ok {
+			used[ref] = true
 			if _, err := s.pointer(ref); err != nil {
 				bad("%s: %v", at, err)
 			}
 		}
 	})
+	for _, kind := range []string{"schemas", "responses", "parameters", "headers"} {
+		for name := range asMap(asMap(s.root["components"])[kind]) {
+			if ref := "#/components/" + kind + "/" + escape(name); !used[ref] {
+				bad("%s is never used", ref)
+			}
+		}
+	}
 
 	ids := map[string]string{}
 	for _, op := range s.ops {
@@ -201,7 +210,7 @@ func walk(v any, at string, fn func(map[string]any, string)) {
 	case map[string]any:
 		fn(x, at)
 		for k, e := range x {
-			walk(e, at+"/"+k, fn)
+			walk(e, at+"/"+escape(k), fn)
 		}
 	case []any:
 		for i, e := range x {

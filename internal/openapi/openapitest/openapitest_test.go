@@ -205,6 +205,34 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// The properties answers had, against those the description names.
+func TestSeen(t *testing.T) {
+	s := load(t, small)
+	props := s.ResponseProperties()
+	for _, want := range []string{
+		"#/components/schemas/Thing/properties/parent",
+		"#/components/schemas/Error/properties/error",
+		"#/paths/~1{version}~1things~1special/post/responses/200/content/text~1event-stream/x-events/tick/properties/n",
+	} {
+		if !slices.Contains(props, want) {
+			t.Errorf("%s is not listed: %q", want, props)
+		}
+	}
+	op, _, _ := s.Find("GET", "/v1/things/t1")
+	h := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"r"}}
+	if err := op.Check(200, h, []byte(`{"data":{"id":"t1","size":1,"tags":[]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"#/components/schemas/Thing/properties/tags":   true,
+		"#/components/schemas/Thing/properties/parent": false,
+	} {
+		if s.Seen(p) != want {
+			t.Errorf("seen %s: %v", p, !want)
+		}
+	}
+}
+
 func TestLint(t *testing.T) {
 	if errs := load(t, small).Lint(); len(errs) > 0 {
 		t.Fatalf("the small description: %v", errs)
@@ -220,6 +248,7 @@ func TestLint(t *testing.T) {
 		"a duplicate operationId":      {`"operationId": "file"`, `"operationId": "special"`},
 		"an error without codes": {`{"properties": {"error": {"properties": {"code": {"enum": ["NOT_FOUND"]}}}}}`,
 			`{"properties": {"error": {"properties": {"message": {"type": "string"}}}}}`},
+		"an unused component": {`"components": {"schemas": {`, `"components": {"schemas": {"Unused": {"type": "string"},`},
 		"a structured stream": {`"text/event-stream": {"schema": {"type": "string"}`, `"text/event-stream": {"schema": {"type": "object", "additionalProperties": false}`},
 	}
 	for what, edit := range broken {

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Spec is a loaded description.
@@ -20,6 +22,11 @@ type Spec struct {
 	// byPattern holds the operations of each path pattern, with enum path
 	// parameters expanded ("/v3/users/{uid}"), by method.
 	byPattern map[string]map[string]*Operation
+	// where names each object of the description by its JSON pointer.
+	where map[uintptr]string
+
+	mu   sync.Mutex
+	seen map[string]bool // properties validated in a value, by pointer
 }
 
 // Operation is one operation of the description.
@@ -48,7 +55,8 @@ func Load(b []byte) (*Spec, error) {
 	if !ok {
 		return nil, errors.New("the description is not a JSON object")
 	}
-	s := &Spec{root: m, byPattern: map[string]map[string]*Operation{}}
+	s := &Spec{root: m, byPattern: map[string]map[string]*Operation{}, where: map[uintptr]string{}, seen: map[string]bool{}}
+	walk(m, "#", func(o map[string]any, at string) { s.where[identity(o)] = at })
 	paths, _ := m["paths"].(map[string]any)
 	templates := make([]string, 0, len(paths))
 	for p := range paths {
@@ -528,3 +536,7 @@ func keys(m map[string]any) []string {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
+
+// identity tells one decoded JSON object from another: the map itself,
+// not its contents.
+func identity(m map[string]any) uintptr { return reflect.ValueOf(m).Pointer() }

@@ -177,6 +177,7 @@ func (s *Spec) object(sch, x map[string]any, at string, errs *[]string, depth in
 	sort.Strings(names)
 	for _, k := range names {
 		if sub, ok := props[k]; ok {
+			s.saw(sch, k)
 			s.validate(sub, x[k], at+"."+k, errs, depth+1)
 			continue
 		}
@@ -337,4 +338,82 @@ func compile(p string) (*regexp.Regexp, error) {
 	}
 	patterns.Store(p, re)
 	return re, nil
+}
+
+// saw records that a value had the property name of schema sch.
+func (s *Spec) saw(sch map[string]any, name string) {
+	at, ok := s.where[identity(sch)]
+	if !ok {
+		return // a schema from outside the description
+	}
+	s.mu.Lock()
+	s.seen[at+"/properties/"+escape(name)] = true
+	s.mu.Unlock()
+}
+
+// escape makes a name a JSON pointer token.
+func escape(name string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1")
+}
+
+// ResponseProperties lists every property a response can hold, as JSON
+// pointers to their schemas ("#/components/schemas/User/properties/uid"):
+// of the schemas of every response's content and of the messages a
+// response describes (x-events, x-websocket-messages), through $ref,
+// allOf, oneOf and items.
+func (s *Spec) ResponseProperties() []string {
+	var roots []any
+	walk(s.root, "#", func(m map[string]any, at string) {
+		if strings.Contains(at, "/responses/") && !strings.Contains(at, "/schema") {
+			if c, ok := m["content"].(map[string]any); ok {
+				for _, media := range c {
+					mm := asMap(media)
+					roots = append(roots, mm["schema"])
+					for _, sch := range asMap(mm["x-events"]) {
+						roots = append(roots, sch)
+					}
+				}
+			}
+			for _, sch := range asMap(m["x-websocket-messages"]) {
+				roots = append(roots, sch)
+			}
+		}
+	})
+	out := map[string]bool{}
+	visited := map[string]bool{}
+	var follow func(any)
+	follow = func(sch any) {
+		walkSchema(sch, "", func(m map[string]any, _ string) {
+			if ref, ok := m["$ref"].(string); ok && !visited[ref] {
+				visited[ref] = true
+				if target, err := s.pointer(ref); err == nil {
+					follow(target)
+				}
+			}
+			at, ok := s.where[identity(m)]
+			if !ok {
+				return
+			}
+			for name := range asMap(m["properties"]) {
+				out[at+"/properties/"+escape(name)] = true
+			}
+		})
+	}
+	for _, r := range roots {
+		follow(r)
+	}
+	list := make([]string, 0, len(out))
+	for p := range out {
+		list = append(list, p)
+	}
+	sort.Strings(list)
+	return list
+}
+
+// Seen reports whether Validate has met a value with the property a
+// ResponseProperties pointer names.
+func (s *Spec) Seen(property string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[property]
 }
