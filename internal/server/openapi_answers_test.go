@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -582,8 +583,9 @@ func (x *target) fill(pattern string) string {
 
 // generic: what every route answers alike — a body over the limit;
 // missing and bad credentials; an authOnly key where fullAccess is
-// needed; a refused origin; a body that is not an object; and the
-// preflight, and an OPTIONS that is not one.
+// needed; a refused origin; a body that is not an object, and one
+// without the fields the description requires; and the preflight, and an
+// OPTIONS that is not one.
 func (x *target) generic() {
 	for _, sr := range servedRoutes() {
 		method, pattern, _ := strings.Cut(sr.key, " ")
@@ -600,8 +602,24 @@ func (x *target) generic() {
 		}
 		x.tooLarge(method, path)
 		body := func(h H) {
-			if rt.TakesBody {
-				x.expect(400, method, path, h, "[1]")
+			if !rt.TakesBody {
+				return
+			}
+			x.expect(400, method, path, h, "[1]")
+			// What the description requires, the server requires.
+			if required := x.spec.Routes()[sr.key].RequestRequired(); len(required) > 0 {
+				r := x.expect(400, method, path, h, map[string]any{})
+				details, _ := errOf(x.t, r)["details"].(map[string]any)
+				for _, f := range required {
+					if _, ok := details[f]; !ok {
+						x.t.Errorf("%s with {}: the description requires %s, but the 400 does not name it: %s", sr.key, f, r)
+					}
+				}
+				for f := range details {
+					if !slices.Contains(required, f) {
+						x.t.Errorf("%s with {}: the server requires %s, the description does not: %s", sr.key, f, r)
+					}
+				}
 			}
 		}
 		switch rt.Auth {

@@ -185,6 +185,9 @@ func TestCheck(t *testing.T) {
 	if err := put.Check(204, http.Header{}, []byte("{}")); err == nil {
 		t.Error("a body on a response without content passed")
 	}
+	if got := put.RequestRequired(); !slices.Equal(got, []string{"size"}) {
+		t.Errorf("required %q", got)
+	}
 	if err := put.CheckRequest([]byte(`{"size":2,"unknown":true}`)); err != nil {
 		t.Errorf("a request with an unknown field: %v", err)
 	}

@@ -314,6 +314,20 @@ func (o *Operation) Security() []map[string][]string {
 	return out
 }
 
+// RequestRequired lists the properties the JSON request body's schema
+// requires (at its top level).
+func (o *Operation) RequestRequired() []string {
+	rb, _ := o.spec.Resolve(o.raw["requestBody"]).(map[string]any)
+	media := asMap(asMap(rb["content"])["application/json"])
+	var out []string
+	for _, r := range asList(asMap(o.spec.Resolve(media["schema"]))["required"]) {
+		if name, ok := r.(string); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // HasRequestBody reports whether the operation describes a request body.
 func (o *Operation) HasRequestBody() bool { _, ok := o.raw["requestBody"]; return ok }
 
