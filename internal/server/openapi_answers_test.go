@@ -417,10 +417,10 @@ func (x *target) realtime(v string) {
 		t.Errorf("first message %q", typ)
 	}
 	// Connected: the token is in use, and the user was active (a fresh
-	// token reads the user as stored).
+	// token reads the user as stored, not as a session cache holds it).
 	x.expect(200, "GET", v+"/users/"+me+"/auth_tokens", x.restH(), nil)
-	fresh := str(dataOf(t, x.expect(200, "POST", v+"/users/"+me+"/auth_tokens", x.authH(), nil)), "authToken")
 	x.until(func() bool {
+		fresh := str(dataOf(t, x.expect(200, "POST", v+"/users/"+me+"/auth_tokens", x.authH(), nil)), "authToken")
 		return num(dataOf(t, x.expect(200, "GET", v+"/me", x.tokH(fresh), nil)), "lastActiveAt") > 0
 	})
 	// Another user comes online (presence), then this session is revoked.
