@@ -2,9 +2,12 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -24,15 +27,18 @@ import (
 // every route the router serves (under both prefixes, HEAD and preflights
 // included), each answer — success and error — validated against the
 // schema of its operation and status (openapitest: a field the schema does
-// not allow, a required one missing, an undescribed status, header or
-// media type all fail). It then requires that every route was answered at
-// least once with success and once with an error, and that every status
-// (but 500) and every response property the description lists was seen,
-// so that the description names no answer and no field the server never
-// gives.
+// not allow, a required one missing, an undescribed status or media type,
+// a described header missing or malformed all fail), and each header of
+// the answer named by its response or by the introduction's list of
+// headers every answer may carry. It then requires that every route was
+// answered at least once with success and once with an error, and that
+// every status (but 500), every response header and every response
+// property the description lists was seen, so that the description names
+// no answer, no header and no field the server never gives.
 func TestOpenAPIAnswers(t *testing.T) {
 	t.Parallel()
-	a := &answers{t: t, spec: loadSpec(t), seen: map[string]*seenRoute{}, statuses: map[*openapitest.Operation]map[int]bool{}}
+	a := &answers{t: t, spec: loadSpec(t), seen: map[string]*seenRoute{}, statuses: map[*openapitest.Operation]map[int]bool{},
+		headers: map[*openapitest.Operation]map[int]map[string]bool{}}
 	live := a.server(servertest.Options{})
 	live.fixtures()
 	for _, v := range versions {
@@ -47,8 +53,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 	live.validatorBites()
 
 	// The failed-authentication limit: after one failure, every route
-	// that authenticates answers 429; and one token a minute per app.
-	limited := a.server(servertest.Options{Config: server.Config{RateLimits: server.RateLimits{Enabled: true, FailedAuthPerMinute: 1, TokensPerMinute: 1}}})
+	// that authenticates answers 429; and two tokens a minute per app.
+	limited := a.server(servertest.Options{Config: server.Config{RateLimits: server.RateLimits{Enabled: true, FailedAuthPerMinute: 1, TokensPerMinute: 2}}})
 	limited.rateLimited()
 
 	// Storage down: every route that needs it answers 503.
@@ -75,7 +81,8 @@ type answers struct {
 	spec     *openapitest.Spec
 	seen     map[string]*seenRoute // by "METHOD pattern", as servedRoutes names them
 	statuses map[*openapitest.Operation]map[int]bool
-	bodies   map[string][]byte // a success body by operationId, for validatorBites
+	headers  map[*openapitest.Operation]map[int]map[string]bool // seen, by status, lower case
+	bodies   map[string][]byte                                  // a success body by operationId, for validatorBites
 }
 
 type seenRoute struct{ ok, failed bool }
@@ -109,23 +116,56 @@ func (x *target) tokH(tok string) H {
 func (x *target) expect(want int, method, path string, h H, body any) *resp {
 	x.t.Helper()
 	r := do(x.t, x.srv.URL, method, path, h, body)
-	x.hold(method, path, r.Status, r.Header, r.Raw, body)
+	_, cors := h["Origin"]
+	x.hold(method, path, cors, r.Status, r.Header, r.Raw, body)
 	if r.Status != want {
 		x.t.Errorf("%s %s: %d, want %d: %s", method, path, r.Status, want, r)
 	}
 	return r
 }
 
-// hold validates one answer and records it.
-func (a *answers) hold(method, path string, status int, h http.Header, raw []byte, reqBody any) *openapitest.Operation {
+// everywhere are the headers any answer may carry without its operation
+// naming them, as the description's introduction says: those of HTTP
+// itself (Content-Type is held to the response's media types) and the
+// security headers; and, to a request with an Origin, the CORS ones.
+var (
+	everywhere     = []string{"Date", "Content-Length", "Content-Type", "Connection", "X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security"}
+	corsEverywhere = []string{"Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary"}
+)
+
+// hold validates one answer and records it; cors says the request
+// carried an Origin. A gzipped body is validated as the client reads it.
+func (a *answers) hold(method, path string, cors bool, status int, h http.Header, raw []byte, reqBody any) *openapitest.Operation {
 	a.t.Helper()
 	op, pattern, err := a.spec.Find(method, path)
 	if err != nil {
 		a.t.Errorf("%v", err)
 		return nil
 	}
+	if h.Get("Content-Encoding") == "gzip" && len(raw) > 0 {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err == nil {
+			raw, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			a.t.Errorf("%s %s: Content-Encoding gzip: %v", method, path, err)
+		}
+	}
 	if err := op.Check(status, h, raw); err != nil {
 		a.t.Errorf("%s %s: %v\nbody: %.600s", method, path, err, raw)
+	}
+	// Check holds the headers the description names; this, the others.
+	if r := op.Response(status); r != nil {
+		described, _ := r["headers"].(map[string]any)
+		for name := range h {
+			named := false
+			for d := range described {
+				named = named || strings.EqualFold(d, name)
+			}
+			if !named && !slices.Contains(everywhere, name) && !(cors && slices.Contains(corsEverywhere, name)) {
+				a.t.Errorf("%s %s: the %d answer has the header %s, which %s does not name", method, path, status, name, op)
+			}
+		}
 	}
 	if status < 300 && reqBody != nil {
 		var b []byte
@@ -158,6 +198,15 @@ func (a *answers) hold(method, path string, status int, h http.Header, raw []byt
 		a.statuses[op] = map[int]bool{}
 	}
 	a.statuses[op][status] = true
+	if a.headers[op] == nil {
+		a.headers[op] = map[int]map[string]bool{}
+	}
+	if a.headers[op][status] == nil {
+		a.headers[op][status] = map[string]bool{}
+	}
+	for name := range h {
+		a.headers[op][status][strings.ToLower(name)] = true
+	}
 	return op
 }
 
@@ -181,7 +230,7 @@ func (x *target) tooLarge(method, path string) {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	x.hold(method, path, res.StatusCode, res.Header, raw, nil)
+	x.hold(method, path, false, res.StatusCode, res.Header, raw, nil)
 	if res.StatusCode != http.StatusRequestEntityTooLarge {
 		x.t.Errorf("%s %s with a body over the limit: %d", method, path, res.StatusCode)
 	}
@@ -383,7 +432,7 @@ func (x *target) realtime(v string) {
 		if err != nil {
 			t.Fatalf("dial %s: %v", u, err)
 		}
-		x.hold("GET", v+"/ws", res.StatusCode, res.Header, nil, nil)
+		x.hold("GET", v+"/ws", false, res.StatusCode, res.Header, nil, nil)
 		return conn
 	}
 	op, _, err := x.spec.Find("GET", v+"/ws")
@@ -437,6 +486,8 @@ func (x *target) realtime(v string) {
 	conn.CloseNow()
 
 	x.expect(400, "GET", v+"/ws", x.tokH(x.token), nil)
+	x.expect(400, "GET", v+"/ws", H{"appId": x.srv.AppID, "authToken": x.token, "Connection": "Upgrade", "Upgrade": "websocket",
+		"Sec-WebSocket-Version": "8", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, nil)
 	x.expect(401, "GET", v+"/ws", H{"appId": x.srv.AppID}, nil)
 	x.expect(401, "GET", v+"/ws", H{"authToken": "garbage"}, nil)
 	x.expect(403, "GET", v+"/ws", H{"authToken": x.tokenB, "Origin": evil, "Connection": "Upgrade", "Upgrade": "websocket",
@@ -449,7 +500,7 @@ func (x *target) apiKeyLimit(v string) {
 	for range 30 {
 		r := do(x.t, x.srv.URL, "POST", v+"/apikeys", x.restH(), map[string]any{"name": "filler", "scope": "authOnly"})
 		if r.Status != http.StatusOK {
-			x.hold("POST", v+"/apikeys", r.Status, r.Header, r.Raw, nil)
+			x.hold("POST", v+"/apikeys", false, r.Status, r.Header, r.Raw, nil)
 			if r.Status != http.StatusConflict {
 				x.t.Errorf("filling the keys: %s", r)
 			}
@@ -470,7 +521,11 @@ func (x *target) static() {
 		}
 		path := sr.route.Path
 		r := x.expect(200, "GET", path, nil, nil)
+		// Asked for explicitly, gzip comes as sent (Go's client takes
+		// its own offer off the answer).
+		x.expect(200, "GET", path, H{"Accept-Encoding": "gzip"}, nil)
 		x.expect(200, "HEAD", path, nil, nil)
+		x.expect(200, "HEAD", path, H{"Accept-Encoding": "gzip"}, nil)
 		if etag := r.Header.Get("ETag"); etag != "" {
 			x.expect(304, "GET", path, H{"If-None-Match": etag}, nil)
 			x.expect(304, "HEAD", path, H{"If-None-Match": etag}, nil)
@@ -498,7 +553,7 @@ func (x *target) adminEvents() {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	op := x.hold("GET", "/admin/events", res.StatusCode, res.Header, nil, nil)
+	op := x.hold("GET", "/admin/events", false, res.StatusCode, res.Header, nil, nil)
 	if res.StatusCode != http.StatusOK || op == nil {
 		t.Fatalf("GET /admin/events: %d", res.StatusCode)
 	}
@@ -644,9 +699,11 @@ func (x *target) generic() {
 }
 
 // rateLimited: bad credentials once, then 429 on every route that
-// authenticates; and the token-creation limit.
+// authenticates; and the token-creation limit, which a user created with
+// a token counts against too.
 func (x *target) rateLimited() {
 	uid := "cometchat-uid-3"
+	x.expect(200, "POST", "/v3/users", x.authH(), map[string]any{"uid": "oa-limited", "name": "Limited", "withAuthToken": true})
 	x.expect(200, "POST", "/v3/users/"+uid+"/auth_tokens", x.authH(), nil)
 	x.expect(429, "POST", "/v3/users/"+uid+"/auth_tokens", x.authH(), nil)
 	x.expect(401, "GET", "/v3/users", H{"appId": x.srv.AppID, "apiKey": strings.Repeat("0", 40)}, nil)
@@ -728,8 +785,8 @@ func (x *target) validatorBites() {
 }
 
 // coverage: every route answered with success and with an error; every
-// status (but 500) and every response property the description names
-// seen in some answer.
+// status (but 500), every header of each status, and every response
+// property the description names seen in some answer.
 func (a *answers) coverage() {
 	t := a.t
 	for _, sr := range servedRoutes() {
@@ -747,6 +804,16 @@ func (a *answers) coverage() {
 		for _, st := range op.Statuses() {
 			if st != http.StatusInternalServerError && !a.statuses[op][st] {
 				t.Errorf("%s: no %d answer seen; the description lists one", op, st)
+				continue
+			}
+			if st == http.StatusInternalServerError {
+				continue
+			}
+			described, _ := op.Response(st)["headers"].(map[string]any)
+			for _, name := range slices.Sorted(maps.Keys(described)) {
+				if !a.headers[op][st][strings.ToLower(name)] {
+					t.Errorf("%s: no %d answer had the header %s; the description names it", op, st, name)
+				}
 			}
 		}
 	}
