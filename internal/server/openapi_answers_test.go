@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	live.static()
 	live.adminEvents()
 	live.generic()
+	live.queryBounds()
 	live.validatorBites()
 
 	// The failed-authentication limit: after one failure, every route
@@ -694,6 +696,77 @@ func (x *target) generic() {
 			x.expect(401, method, path, H{"appId": "no-such-app", "authToken": x.token}, nil)
 			x.expect(403, method, path, H{"authToken": x.tokenB, "Origin": evil}, nil)
 			body(x.tokH(x.token))
+		}
+	}
+}
+
+// queryBounds: what the description bounds in a query, the server bounds
+// alike. For each query parameter of each route, every edge of its range,
+// length or enum answers 200, and one past it a 400 that names it.
+func (x *target) queryBounds() {
+	t := x.t
+	for _, sr := range servedRoutes() {
+		op := x.spec.Routes()[sr.key]
+		method, pattern, _ := strings.Cut(sr.key, " ")
+		if sr.kind != "route" || op == nil || !strings.HasPrefix(pattern, "/v3/") {
+			continue
+		}
+		path := x.fill(pattern)
+		h := x.restH()
+		if sr.route.Auth == "token" {
+			h = x.tokH(x.token)
+		}
+		try := func(name, val string, ok bool) {
+			t.Helper()
+			q := path + "?" + url.Values{name: {val}}.Encode()
+			if ok {
+				x.expect(200, method, q, h, nil)
+				return
+			}
+			r := x.expect(400, method, q, h, nil)
+			if r.Status == http.StatusBadRequest {
+				if details, _ := errOf(t, r)["details"].(map[string]any); details[name] == nil {
+					t.Errorf("%s ?%s=%.20s: the 400 does not name %s: %s", sr.key, name, val, name, r)
+				}
+			}
+		}
+		params, _ := op.Raw()["parameters"].([]any)
+		for _, p := range params {
+			pm, _ := x.spec.Resolve(p).(map[string]any)
+			if pm["in"] != "query" {
+				continue
+			}
+			name, _ := pm["name"].(string)
+			sch, _ := x.spec.Resolve(pm["schema"]).(map[string]any)
+			bound := func(k string) (int64, bool) {
+				n, ok := sch[k].(json.Number)
+				if !ok {
+					return 0, false
+				}
+				v, err := n.Int64()
+				return v, err == nil
+			}
+			if lo, ok := bound("minimum"); ok {
+				try(name, strconv.FormatInt(lo, 10), true)
+				try(name, strconv.FormatInt(lo-1, 10), false)
+			}
+			if hi, ok := bound("maximum"); ok {
+				try(name, strconv.FormatInt(hi, 10), true)
+				try(name, strconv.FormatInt(hi+1, 10), false)
+			}
+			if sch["type"] == "integer" {
+				try(name, "1.5", false)
+			}
+			if n, ok := bound("maxLength"); ok {
+				try(name, strings.Repeat("é", int(n)), true)
+				try(name, strings.Repeat("é", int(n)+1), false)
+			}
+			if enum, ok := sch["enum"].([]any); ok {
+				for _, e := range enum {
+					try(name, e.(string), true)
+				}
+				try(name, "none-of-those", false)
+			}
 		}
 	}
 }
