@@ -17,6 +17,7 @@ import (
 	"github.com/callgate/callgate/internal/openapi/openapitest"
 	"github.com/callgate/callgate/internal/server"
 	"github.com/callgate/callgate/internal/servertest"
+	"github.com/callgate/callgate/internal/wire"
 )
 
 // The OpenAPI description (internal/openapi, served at GET /openapi.json)
@@ -272,5 +273,36 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 	if r := e.do("HEAD", "/openapi.json", nil, nil); r.Status != http.StatusOK || len(r.Raw) != 0 {
 		t.Errorf("HEAD: %d, %d bytes", r.Status, len(r.Raw))
+	}
+}
+
+// The audited actions the description lists — the filter of GET
+// /audit_events and an event's action — are the server's: a new action
+// would otherwise be answered, and refused as a filter, undescribed.
+func TestOpenAPIAuditActions(t *testing.T) {
+	t.Parallel()
+	spec := loadSpec(t)
+	root := spec.Root()
+	comps, _ := root["components"].(map[string]any)
+	at := func(v any, keys ...string) any {
+		for _, k := range keys {
+			m, _ := spec.Resolve(v).(map[string]any)
+			v = m[k]
+		}
+		return spec.Resolve(v)
+	}
+	for where, enum := range map[string]any{
+		"the action parameter":        at(comps, "parameters", "action", "schema", "enum"),
+		"the action of an AuditEvent": at(comps, "schemas", "AuditEvent", "properties", "action", "enum"),
+	} {
+		list, _ := enum.([]any)
+		var got []string
+		for _, a := range list {
+			s, _ := a.(string)
+			got = append(got, s)
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(wire.AuditActions))) {
+			t.Errorf("%s lists %v, the server %v", where, got, wire.AuditActions)
+		}
 	}
 }
