@@ -556,7 +556,10 @@ func TestRefreshFailureBacksOff(t *testing.T) {
 			if n < 3 || n > 8 {
 				t.Errorf("%d provider calls in the last second, want 4 to 7", n)
 			}
-			if failures := tl.seen("login-failed:"); failures != int(n) {
+			// Every attempt that ended before the token did is reported;
+			// one still in flight at expiry (a PUT /me on a slow
+			// machine) is cancelled by the session's end, unreported.
+			if failures := tl.seen("login-failed:"); failures != int(n) && failures != int(n)-1 {
 				t.Errorf("%d failures reported for %d attempts", failures, n)
 			}
 			time.Sleep(500 * time.Millisecond)
