@@ -24,17 +24,19 @@ var allowed = map[string][]string{
 	"examples/login": {"calls"},
 	"sdk/js":         nil,
 
-	"internal/apierr":     nil,
-	"internal/console":    nil,
-	"internal/apierr/gen": {"internal/apierr"},
-	"internal/credential": nil,
-	"internal/nodeid":     nil,
-	"internal/secretfile": nil,
-	"internal/store":      nil,
-	"internal/wire":       {"internal/store"},
-	"internal/signing":    {"internal/store"},
-	"internal/provision":  {"internal/credential", "internal/secretfile", "internal/store"},
-	"internal/realtime":   {"internal/store"},
+	"internal/apierr":      nil,
+	"internal/console":     nil,
+	"internal/apierr/gen":  {"internal/apierr"},
+	"internal/openapi/gen": {"internal/openapi"},
+	"internal/credential":  nil,
+	"internal/nodeid":      nil,
+	"internal/openapi":     nil,
+	"internal/secretfile":  nil,
+	"internal/store":       nil,
+	"internal/wire":        {"internal/store"},
+	"internal/signing":     {"internal/store"},
+	"internal/provision":   {"internal/credential", "internal/secretfile", "internal/store"},
+	"internal/realtime":    {"internal/store"},
 
 	"internal/store/migrate":         nil,
 	"internal/store/sqlstore":        {"internal/credential", "internal/store", "internal/store/migrate"},
@@ -44,11 +46,12 @@ var allowed = map[string][]string{
 	"internal/store/storetest":       {"internal/credential", "internal/store", "internal/store/migrate"},
 
 	"internal/server": {"calltoken", "internal/apierr", "internal/credential", "internal/provision",
-		"internal/console", "internal/realtime", "internal/signing", "internal/store", "internal/wire", "sdk/js"},
+		"internal/console", "internal/openapi", "internal/realtime", "internal/signing", "internal/store", "internal/wire", "sdk/js"},
 
 	// Tests and tools only.
-	"internal/browsertest": nil,
-	"internal/importrules": nil,
+	"internal/browsertest":         nil,
+	"internal/importrules":         nil,
+	"internal/openapi/openapitest": nil,
 	"internal/servertest": {"internal/nodeid", "internal/provision", "internal/realtime", "internal/server",
 		"internal/store/postgres", "internal/store/postgres/pgtest", "internal/store/sqlite", "internal/store/sqlstore"},
 	"internal/bench": {"internal/provision"},
@@ -57,7 +60,7 @@ var allowed = map[string][]string{
 	"cmd/callgate": {"*"},
 }
 
-var testOnly = []string{"internal/servertest", "internal/browsertest", "internal/store/storetest", "internal/store/postgres/pgtest"}
+var testOnly = []string{"internal/servertest", "internal/browsertest", "internal/openapi/openapitest", "internal/store/storetest", "internal/store/postgres/pgtest"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")

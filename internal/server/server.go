@@ -181,6 +181,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/readyz", ops: true, h: s.readyz},
 		{method: "GET", path: "/metrics", ops: true, h: s.metricsHandler()},
 		{method: "GET", path: "/.well-known/jwks.json", ops: true, h: s.jwks},
+		{method: "GET", path: "/openapi.json", ops: true, h: s.openapiJSON},
 
 		// REST: API keys
 		{method: "POST", path: "/apikeys", auth: authKeyFull, h: s.createAPIKey, body: true},
