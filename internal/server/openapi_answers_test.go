@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +68,12 @@ func TestOpenAPIAnswers(t *testing.T) {
 	}
 	down.callToken = live.callToken
 	down.outage()
+
+	// Draining (callgate serve on SIGTERM): every route but /healthz and
+	// /metrics answers 503, before credentials.
+	drained := a.server(servertest.Options{})
+	drained.srv.API.Drain()
+	drained.draining()
 
 	// Without realtime, GET /ws is not served.
 	plain := a.server(servertest.Options{NoRealtime: true})
@@ -427,7 +435,7 @@ func (x *target) realtime(v string) {
 	otherTok := tok
 	tok = str(dataOf(t, x.expect(200, "POST", v+"/users/"+me+"/auth_tokens", x.authH(), nil)), "authToken")
 	wsURL := "ws" + strings.TrimPrefix(x.srv.URL, "http") + v + "/ws"
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dial := func(u string, h http.Header) *websocket.Conn {
 		conn, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
@@ -445,7 +453,7 @@ func (x *target) realtime(v string) {
 	if !ok {
 		t.Fatal("the 101 of GET /ws describes no messages (x-websocket-messages)")
 	}
-	read := func(conn *websocket.Conn) string {
+	readMsg := func(conn *websocket.Conn) (string, map[string]any) {
 		_, b, err := conn.Read(ctx)
 		if err != nil {
 			t.Fatalf("read: %v", err)
@@ -461,9 +469,19 @@ func (x *target) realtime(v string) {
 		} else if err := x.spec.Validate(schema, m); err != nil {
 			t.Errorf("message %s: %v", b, err)
 		}
+		return typ, m
+	}
+	read := func(conn *websocket.Conn) string {
+		typ, _ := readMsg(conn)
 		return typ
 	}
 	conn := dial(wsURL, http.Header{"appId": {x.srv.AppID}, "authToken": {tok}})
+	// A connection that hears no presence (presence=none).
+	deaf := dial(wsURL+"?presence=none", http.Header{"appId": {x.srv.AppID}, "authToken": {tok}})
+	defer deaf.CloseNow()
+	if typ := read(deaf); typ != "connected" {
+		t.Errorf("presence=none: first message %q", typ)
+	}
 	if typ := read(conn); typ != "connected" {
 		t.Errorf("first message %q", typ)
 	}
@@ -481,7 +499,13 @@ func (x *target) realtime(v string) {
 	for seen := map[string]bool{}; !seen["pong"] || !seen["presence"]; {
 		seen[read(conn)] = true
 	}
+	// conn heard the other user; deaf hears nothing before its pong.
+	deaf.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`))
+	for typ := read(deaf); typ != "pong"; typ = read(deaf) {
+		t.Errorf("presence=none: heard %q", typ)
+	}
 	otherConn.Close(websocket.StatusNormalClosure, "")
+	x.presenceBatch(v, wsURL, conn, readMsg)
 	x.expect(200, "DELETE", v+"/users/"+me+"/auth_tokens", x.restH(), nil)
 	for read(conn) != "session_revoked" {
 	}
@@ -490,10 +514,117 @@ func (x *target) realtime(v string) {
 	x.expect(400, "GET", v+"/ws", x.tokH(x.token), nil)
 	x.expect(400, "GET", v+"/ws", H{"appId": x.srv.AppID, "authToken": x.token, "Connection": "Upgrade", "Upgrade": "websocket",
 		"Sec-WebSocket-Version": "8", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, nil)
+	// A presence the server does not take: refused before the upgrade,
+	// naming presence alone (the handshake is a good one).
+	for _, bad := range []string{"some", "roles:", "roles:a%20b"} {
+		r := x.expect(400, "GET", v+"/ws?presence="+bad, H{"appId": x.srv.AppID, "authToken": x.token, "Connection": "Upgrade", "Upgrade": "websocket",
+			"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, nil)
+		if r.Status == http.StatusBadRequest {
+			if details, _ := errOf(t, r)["details"].(map[string]any); len(details) != 1 || details["presence"] == nil {
+				t.Errorf("presence=%s: details %v, want presence alone", bad, details)
+			}
+		}
+	}
 	x.expect(401, "GET", v+"/ws", H{"appId": x.srv.AppID}, nil)
 	x.expect(401, "GET", v+"/ws", H{"authToken": "garbage"}, nil)
 	x.expect(403, "GET", v+"/ws", H{"authToken": x.tokenB, "Origin": evil, "Connection": "Upgrade", "Upgrade": "websocket",
 		"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, nil)
+}
+
+// presenceBatch brings several users online at once while conn listens:
+// a change that follows a flush within the hub's presence interval
+// (200 ms) waits for it, with those that arrive meanwhile, so conn gets
+// them in one presence_batch frame (validated by readMsg). A round whose
+// users happen to come online apart is tried again with new ones.
+func (x *target) presenceBatch(v, wsURL string, conn *websocket.Conn, readMsg func(*websocket.Conn) (string, map[string]any)) {
+	t := x.t
+	tag := strings.ReplaceAll(v[1:], ".", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for round := range 5 {
+		const n = 6
+		uids := make([]string, n)
+		toks := make([]string, n)
+		for i := range n {
+			uids[i] = fmt.Sprintf("oa-batch-%s-%d-%d", tag, round, i)
+			toks[i] = str(dataOf(t, x.expect(200, "POST", v+"/users", x.restH(), map[string]any{"uid": uids[i], "name": "Batch", "withAuthToken": true})), "authToken")
+		}
+		conns := make([]*websocket.Conn, n)
+		ress := make([]*http.Response, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conns[i], ress[i], errs[i] = websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"authToken": {toks[i]}}})
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("dial %s: %v", uids[i], errs[i])
+			}
+			x.hold("GET", v+"/ws", false, ress[i].StatusCode, ress[i].Header, nil, nil)
+			defer conns[i].CloseNow()
+		}
+		online, batched := map[string]bool{}, false
+		for len(online) < n {
+			typ, m := readMsg(conn)
+			events := []any{m}
+			if typ == "presence_batch" {
+				batched = true
+				events, _ = m["events"].([]any)
+			} else if typ != "presence" {
+				continue
+			}
+			for _, e := range events {
+				if ev, _ := e.(map[string]any); ev["status"] == "online" && slices.Contains(uids, str(ev, "uid")) {
+					online[str(ev, "uid")] = true
+				}
+			}
+		}
+		if batched {
+			return
+		}
+	}
+	t.Errorf("%s/ws: five rounds of six users coming online at once, and no presence_batch", v)
+}
+
+// draining: a node that drains (Server.Drain: callgate serve on SIGTERM,
+// for --shutdown-drain) answers every route 503 with Retry-After: 1 and
+// details.draining, closing the connection, before it looks at the
+// credentials; /healthz and /metrics answer still.
+func (x *target) draining() {
+	t := x.t
+	x.uid = "cometchat-uid-1"
+	for _, sr := range servedRoutes() {
+		method, pattern, _ := strings.Cut(sr.key, " ")
+		path := x.fill(pattern)
+		var h H
+		if sr.kind == "preflight" {
+			h = H{"Origin": evil, "Access-Control-Request-Method": "GET"}
+		}
+		if pattern == "/healthz" || pattern == "/metrics" {
+			x.expect(200, method, path, h, nil)
+			continue
+		}
+		r := x.expect(503, method, path, h, nil)
+		if r.Status != http.StatusServiceUnavailable {
+			continue
+		}
+		if r.Header.Get("Retry-After") != "1" || !r.Close {
+			t.Errorf("%s draining: Retry-After %q, connection closed %v", sr.key, r.Header.Get("Retry-After"), r.Close)
+		}
+		if method != "HEAD" {
+			if details, _ := errOf(t, r)["details"].(map[string]any); details["draining"] != true {
+				t.Errorf("%s draining: details %v", sr.key, details)
+			}
+		}
+	}
+	// Credentials make no difference.
+	x.expect(503, "GET", "/v3/users", x.restH(), nil)
+	x.expect(503, "GET", "/v3/ws", H{"appId": x.srv.AppID, "authToken": "garbage"}, nil)
 }
 
 // apiKeyLimit fills the app's keys to the limit (409), then removes them.
@@ -796,6 +927,8 @@ func (x *target) rateLimited() {
 
 // outage: with the store closed, every route that needs storage answers
 // 503; the preflights and the routes that do not need it answer still.
+// A route needs storage when its 503 says so: the others list a 503 for a
+// draining node only.
 func (x *target) outage() {
 	x.uid = "cometchat-uid-1"
 	wellFormed := "cometchat-uid-1_1767225600" + strings.Repeat("0", 64)
@@ -803,7 +936,7 @@ func (x *target) outage() {
 		method, pattern, _ := strings.Cut(sr.key, " ")
 		path := x.fill(pattern)
 		op := x.spec.Routes()[sr.key]
-		if op == nil || op.Response(http.StatusServiceUnavailable) == nil {
+		if op == nil || !strings.Contains(fmt.Sprint(op.Response(http.StatusServiceUnavailable)["description"]), "storage") {
 			continue
 		}
 		var h H
