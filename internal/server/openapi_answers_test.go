@@ -533,7 +533,7 @@ func (x *target) realtime(v string) {
 
 // presenceBatch brings several users online at once while conn listens:
 // a change that follows a flush within the hub's presence interval
-// (200 ms) waits for it, with those that arrive meanwhile, so conn gets
+// (200 ms at first) waits for it, with those that arrive meanwhile, so conn gets
 // them in one presence_batch frame (validated by readMsg). A round whose
 // users happen to come online apart is tried again with new ones.
 func (x *target) presenceBatch(v, wsURL string, conn *websocket.Conn, readMsg func(*websocket.Conn) (string, map[string]any)) {
