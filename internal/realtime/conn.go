@@ -102,7 +102,7 @@ const stallAfter = 5 * time.Second
 // second late after another (a logout must be heard at once).
 const (
 	presenceMin = 200 * time.Millisecond
-	presenceMax = time.Second
+	presenceMax = 800 * time.Millisecond
 )
 
 // A presence_batch frame holds at most maxBatch events and maxBatchBytes:

@@ -32,6 +32,16 @@ type feed struct {
 	// writers to queue on).
 	cmu   sync.RWMutex
 	conns map[*conn]struct{}
+
+	// Waking the parked writers is done by a goroutine of its own, started
+	// by the update that finds none running: the caller — the bus applying
+	// another node's events one after another, a reaper announcing a
+	// crashed node's users — returns at once. Done in the caller, each
+	// update waited for the writers it woke: the waking goroutine, once
+	// preempted, queued behind thousands of them, so every event of a
+	// burst cost a whole fan-out before the next was even read.
+	waking  atomic.Bool
+	pending atomic.Bool // an update came since the running round began
 }
 
 type feedEntry struct {
@@ -79,15 +89,34 @@ func (f *feed) update(ev Event) {
 	f.tail = e
 	f.mu.Unlock()
 
-	// The seq is stored before the parked flags are read, and a writer sets
-	// its flag before it reads the seq: one of the two sees the other.
-	f.cmu.RLock()
-	for c := range f.conns {
-		if c.parked.Load() && c.parked.CompareAndSwap(true, false) {
-			c.wake()
+	f.pending.Store(true)
+	if f.waking.CompareAndSwap(false, true) {
+		go f.wakeParked()
+	}
+}
+
+// wakeParked starts the writers of the parked connections, round after
+// round while updates keep coming. The seq is stored before a round reads
+// the parked flags, and a writer sets its flag before it reads the seq:
+// one of the two sees the other.
+func (f *feed) wakeParked() {
+	for {
+		for f.pending.Swap(false) {
+			f.cmu.RLock()
+			for c := range f.conns {
+				if c.parked.Load() && c.parked.CompareAndSwap(true, false) {
+					c.wake()
+				}
+			}
+			f.cmu.RUnlock()
+		}
+		f.waking.Store(false)
+		// An update between the last round and the line above saw waking
+		// set and left its round to us.
+		if !f.pending.Load() || !f.waking.CompareAndSwap(false, true) {
+			return
 		}
 	}
-	f.cmu.RUnlock()
 }
 
 func (f *feed) unlinkLocked(e *feedEntry) {
