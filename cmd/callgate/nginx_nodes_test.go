@@ -329,8 +329,9 @@ func tail(s string, n int) string {
 }
 
 // startNginx runs nginx in the foreground with site as its only server
-// configuration, under prefix, until the test ends.
-func startNginx(t *testing.T, nginx, prefix, site string) {
+// configuration, under prefix, until the test ends, and returns what it
+// prints. A failed test logs nginx's error log.
+func startNginx(t *testing.T, nginx, prefix, site string) *lockedWriter {
 	t.Helper()
 	main := fmt.Sprintf(`daemon off;
 master_process off;
@@ -370,7 +371,12 @@ http {
 			ng.Process.Kill()
 			<-done
 		}
+		if t.Failed() {
+			elog, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+			t.Logf("nginx error log:\n%s", elog)
+		}
 	})
+	return ngOut
 }
 
 // lbNode is a `callgate serve` that the test stops and starts again on

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,49 +69,7 @@ func TestNginxExample(t *testing.T) {
 		}
 		site = strings.Replace(site, r[0], r[1], 1)
 	}
-	main := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 256; }
-http {
-    access_log %[1]s/access.log;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    include %[1]s/site.conf;
-}
-`, prefix)
-	os.WriteFile(filepath.Join(prefix, "site.conf"), []byte(site), 0o600)
-	os.WriteFile(filepath.Join(prefix, "nginx.conf"), []byte(main), 0o600)
-	args := []string{"-p", prefix, "-c", filepath.Join(prefix, "nginx.conf"), "-e", filepath.Join(prefix, "error.log")}
-	if out, err := exec.Command(nginx, append([]string{"-t"}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, site)
-	}
-	ng := exec.Command(nginx, args...)
-	ngOut := &lockedWriter{b: &strings.Builder{}}
-	ng.Stdout, ng.Stderr = ngOut, ngOut
-	if err := ng.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ngDone := make(chan struct{})
-	go func() { ng.Wait(); close(ngDone) }()
-	t.Cleanup(func() {
-		ng.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-ngDone:
-		case <-time.After(5 * time.Second):
-			ng.Process.Kill()
-			<-ngDone
-		}
-		if t.Failed() {
-			elog, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
-			t.Logf("nginx error log:\n%s", elog)
-		}
-	})
+	ngOut := startNginx(t, nginx, prefix, site)
 	base := "https://" + httpsAddr
 
 	// from is a client whose connections come from ip (any 127.0.0.0/8
