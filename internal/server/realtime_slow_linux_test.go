@@ -31,19 +31,7 @@ func TestRealtimeSlowReader(t *testing.T) {
 	a := e.srv.AppID
 	watcher := connect(t, e.srv.URL, a, "cometchat-uid-1", e.newToken("/v3", "cometchat-uid-1"))
 
-	tiny := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
-		Control: func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		},
-	}).DialContext}}
-	slow, res, err := dialWS(t, "slow", e.srv.URL, "/v3/ws", dialOpts{noRead: true, client: tiny,
+	slow, res, err := dialWS(t, "slow", e.srv.URL, "/v3/ws", dialOpts{noRead: true, client: tinyClient(),
 		header: http.Header{"appId": {a}, "authToken": {e.newToken("/v3", "cometchat-uid-2")}}})
 	if err != nil {
 		t.Fatalf("dial: %v (%s)", err, body(res))
