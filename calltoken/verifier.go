@@ -281,7 +281,9 @@ func cacheTTL(cc string) time.Duration {
 			if err != nil || n < 0 {
 				continue
 			}
-			ttl = min(time.Duration(n)*time.Second, maxKeySetTTL)
+			// Compared in seconds: a large max-age times time.Second
+			// overflows to a negative duration.
+			ttl = time.Duration(min(n, int64(maxKeySetTTL/time.Second))) * time.Second
 		}
 	}
 	return ttl
