@@ -21,7 +21,7 @@ var (
 	lowUID   = regexp.MustCompile(`^[a-z0-9_-]{1,100}$`)
 	appIDRE  = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 	regionRE = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
-	tokenRE  = regexp.MustCompile(`^(.+)_(0|[1-9][0-9]{0,18})([0-9a-f]{64})$`)
+	tokenRE  = regexp.MustCompile(`^([a-z0-9_-]{1,100})_(0|[1-9][0-9]{0,18})([0-9a-f]{64})$`)
 )
 
 // FuzzNormalizeUID: a uid NormalizeUID accepts is lower-case

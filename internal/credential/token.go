@@ -81,7 +81,15 @@ func parseToken(s string) (uid string, secs int64, ok bool) {
 	if err != nil {
 		return "", 0, false
 	}
-	return s[:i], secs, true
+	// The uid as tokens are minted for it: a stored uid, normalized to lower
+	// case. Anything else (a control character, a zero byte, which would
+	// also break TokenKeyRange) is no token's, and is refused here rather
+	// than looked up.
+	uid = s[:i]
+	if len(uid) > MaxUIDLen || !charset(uid, true) || strings.ToLower(uid) != uid {
+		return "", 0, false
+	}
+	return uid, secs, true
 }
 
 func isDigits(s string) bool {
