@@ -25,20 +25,21 @@ func auditText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// RecordAuditEvents inserts the batch in one transaction, a statement per
-// event (RETURNING seq, in the order of events), and sets Seq only once it
-// has committed: a retried transaction numbers the events again.
 // auditRowsPerInsert is how many events one INSERT writes (100 × 10
 // parameters stays under SQLite's and PostgreSQL's limits).
 const auditRowsPerInsert = 100
 
+// RecordAuditEvents inserts the batch in one transaction, many events a
+// statement, and sets Seq only once it has committed: a retried
+// transaction numbers the events again. The seqs come back with their
+// event's id: neither database promises RETURNING's rows in VALUES order.
 func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	seqs := make([]int64, 0, len(events))
+	seqs := make(map[string][]int64, len(events)) // ids are unique in practice; a repeat takes the next
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		seqs = seqs[:0]
+		clear(seqs)
 		// Many rows a statement: the per-statement cost, not the rows, was
 		// most of an event's share of the writer.
 		for rest := events; len(rest) > 0; {
@@ -59,33 +60,41 @@ func (s *Store) RecordAuditEvents(ctx context.Context, events []*store.AuditEven
 				args = append(args, auditText(e.ID), e.Time, auditText(e.AppID), auditText(e.ActorType), auditText(e.ActorID),
 					auditText(e.Action), auditText(e.Target), auditText(e.IP), auditText(e.RequestID), details)
 			}
-			b.WriteString(` RETURNING seq`)
+			b.WriteString(` RETURNING id, seq`)
 			rows, err := tx.QueryContext(ctx, s.q(b.String()), args...)
 			if err != nil {
 				return err
 			}
 			for rows.Next() {
+				var id string
 				var seq int64
-				if err := rows.Scan(&seq); err != nil {
+				if err := rows.Scan(&id, &seq); err != nil {
 					rows.Close()
 					return err
 				}
-				seqs = append(seqs, seq)
+				seqs[id] = append(seqs[id], seq)
 			}
 			if err := rows.Close(); err != nil {
 				return err
 			}
 		}
-		if len(seqs) != len(events) {
-			return fmt.Errorf("audit insert returned %d seqs for %d events", len(seqs), len(events))
+		need := make(map[string]int, len(events))
+		for _, e := range events {
+			need[auditText(e.ID)]++
+		}
+		for id, n := range need {
+			if len(seqs[id]) != n {
+				return fmt.Errorf("audit insert returned %d seqs for the %d events of id %q", len(seqs[id]), n, id)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for i, e := range events {
-		e.Seq = seqs[i]
+	for _, e := range events {
+		id := auditText(e.ID)
+		e.Seq, seqs[id] = seqs[id][0], seqs[id][1:]
 	}
 	return nil
 }
