@@ -103,7 +103,8 @@ type RealtimeResult struct {
 	Clients         int            `json:"clients"`
 	Presence        string         `json:"presence"`
 	ConnectSeconds  float64        `json:"connectSeconds"`
-	ServerRSSMB     float64        `json:"serverRssMB"` // all nodes
+	ConnectRetries  int            `json:"connectRetries"` // upgrades answered 503 (Retry-After) and dialed again
+	ServerRSSMB     float64        `json:"serverRssMB"`    // all nodes
 	RSSPerSessionKB float64        `json:"serverRssPerSessionKB"`
 	PerNode         []RealtimeNode `json:"perNode"`
 	ClientRSSMB     float64        `json:"clientRssMB"`         // all client processes
@@ -491,6 +492,7 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		}
 		for k, ev := range evs {
 			children[k].rssKB = ev.RSSKB
+			res.ConnectRetries += ev.Retried
 		}
 	}
 	res.ConnectSeconds = time.Since(start).Seconds()

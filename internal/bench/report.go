@@ -58,8 +58,12 @@ func (res RealtimeResult) Heading() string {
 
 // Table is RunRealtime's figures, one row a measure.
 func (res RealtimeResult) Table() (header []string, rows [][]string) {
+	connect := fmt.Sprintf("%.1f s", res.ConnectSeconds)
+	if res.ConnectRetries > 0 {
+		connect += fmt.Sprintf(" (%d upgrades answered 503 and dialed again)", res.ConnectRetries)
+	}
 	rows = [][]string{
-		{"connect all sessions", fmt.Sprintf("%.1f s", res.ConnectSeconds)},
+		{"connect all sessions", connect},
 		{"server RSS, all live", fmt.Sprintf("%.0f MB (%.1f KB per session)", res.ServerRSSMB, res.RSSPerSessionKB)},
 	}
 	if len(res.PerNode) > 1 {

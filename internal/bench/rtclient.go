@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +62,7 @@ type rtEvent struct {
 	Phase   int     `json:"phase,omitempty"`
 	Missing int     `json:"missing,omitempty"`
 	RSSKB   int64   `json:"rssKB,omitempty"`
+	Retried int     `json:"retried,omitempty"` // connected: dials answered 503 and tried again
 	Times   []int64 `json:"times,omitempty"`
 	Msg     string  `json:"msg,omitempty"`
 }
@@ -142,6 +145,7 @@ func RunRealtimeClient(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	var readers sync.WaitGroup
 	closeCodes := sync.Map{}
+	var retried atomic.Int64
 	dial := func(s *rtcSession, connected chan<- error) {
 		h := http.Header{}
 		h.Set("appId", spec.App)
@@ -150,9 +154,26 @@ func RunRealtimeClient(ctx context.Context, in io.Reader, out io.Writer) error {
 		if spec.Presence != "" {
 			url += "?presence=" + spec.Presence
 		}
-		dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		ws, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{HTTPHeader: h})
-		cancel()
+		// A node that cannot take the upgrade now (its storage deadline
+		// passed in the storm) answers 503 with Retry-After; the SDKs retry
+		// such a dial, and so does this client, a few times.
+		var ws *websocket.Conn
+		var err error
+		for attempt := 0; ; attempt++ {
+			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			var res *http.Response
+			ws, res, err = websocket.Dial(dctx, url, &websocket.DialOptions{HTTPHeader: h})
+			cancel()
+			if err == nil || res == nil || res.StatusCode != http.StatusServiceUnavailable || attempt == 5 {
+				break
+			}
+			retried.Add(1)
+			wait := time.Second
+			if n, perr := strconv.Atoi(res.Header.Get("Retry-After")); perr == nil && n > 0 {
+				wait = time.Duration(min(n, 10)) * time.Second
+			}
+			time.Sleep(wait/2 + rand.N(wait))
+		}
 		if err != nil {
 			connected <- fmt.Errorf("dial session %d (node %d): %w", s.I, s.Node+1, err)
 			return
@@ -266,7 +287,7 @@ func RunRealtimeClient(ctx context.Context, in io.Reader, out io.Writer) error {
 					return true
 				})
 			}
-			send(rtEvent{Ev: "connected", Phase: c.Phase, N: len(phase), RSSKB: rssKB(os.Getpid())})
+			send(rtEvent{Ev: "connected", Phase: c.Phase, N: len(phase), Retried: int(retried.Swap(0)), RSSKB: rssKB(os.Getpid())})
 		case "presence":
 			waitAll(time.Duration(c.TimeoutMs)*time.Millisecond, func(s *rtcSession) bool {
 				return s.watchedAt.Load() != 0 || s.closedAt.Load() != 0
