@@ -2,13 +2,9 @@ package sqlite_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/callgate/callgate/internal/credential"
 	"github.com/callgate/callgate/internal/store"
 	"github.com/callgate/callgate/internal/store/sqlite"
 	"github.com/callgate/callgate/internal/store/storetest"
@@ -25,33 +21,7 @@ func BenchmarkCreateAuthToken(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			app := &store.App{ID: "bench", Name: "bench", Region: "us"}
-			if err := s.CreateApp(ctx, app); err != nil {
-				b.Fatal(err)
-			}
-			const users = 1000
-			for i := range users {
-				u := &store.User{AppID: app.ID, UID: fmt.Sprintf("user-%d", i), Name: "u", Role: "default"}
-				if err := s.CreateUser(ctx, u, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var n atomic.Int64
-			b.SetParallelism(32) // ×GOMAXPROCS callers
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := n.Add(1)
-					uid := fmt.Sprintf("user-%d", i%users)
-					now := time.Now()
-					_, key := credential.NewToken(uid, now) // keys and times as the server makes them
-					t := &store.AuthToken{Hash: key, ID: credential.NewID("tok"), AppID: app.ID, UID: uid, CreatedAt: now.Unix()}
-					if err := s.CreateAuthToken(ctx, t); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+			storetest.BenchCreateAuthToken(b, s)
 		})
 	}
 }
