@@ -2,17 +2,19 @@ package realtime
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/callgate/callgate/internal/store"
 )
@@ -38,38 +40,51 @@ type Session struct {
 }
 
 // A connection costs as little as it can while idle, which is nearly all
-// the time (docs/benchmarks.md "Realtime"): one goroutine, parked in Read
-// with the small stack it started with (the HTTP handler that upgraded it
-// returns, taking its deeper stack along), small socket buffers, and no
-// queue. A writer goroutine exists only while there is something to write;
-// pings come from the hub's sweep, not from a ticker per connection.
+// the time (docs/benchmarks.md "Realtime"): no goroutine and no buffer.
+// Its socket is watched by the process's poller, which starts a reader
+// only when the client sent something (a pong, mostly); a writer
+// goroutine exists only while there is something to write; pings come
+// from the hub's sweep. Where the socket cannot be polled (TLS, or not
+// Linux) one reader goroutine blocks on it instead.
 type conn struct {
 	h    *Hub
-	ws   *websocket.Conn
+	nc   net.Conn
 	sess Session
 	key  string
 	hash string
-	// ctx is the connection's; abort ends it, and the library closes the
-	// socket (a write blocked on a full socket fails at once).
-	ctx    context.Context
-	abort  context.CancelFunc
+
 	expiry *time.Timer
+
+	wmu sync.Mutex // one frame at a time on the socket: the writer, pongs, pings
+
+	// The reader's: only one runs at a time (the poller's registration is
+	// one-shot, re-armed by the reader as it ends).
+	pollID     int32           // the poller's id for this connection; 0 = not polled
+	raw        syscall.RawConn // the polled socket's descriptor
+	br         *bufio.Reader   // bytes that came with the handshake, until read
+	fragmented bool            // a fragmented message is being assembled in msg
+	msg        []byte
+	draining   bool        // after a protocol error: discard until the client closes
+	reading    atomic.Bool // a reader runs (the hand-over between readers)
 
 	mu      sync.Mutex
 	queue   [][]byte  // messages other than presence, in order (nil when empty)
 	closeRq *closeReq // set once: the writer closes the connection
 	writing bool      // a writer goroutine runs
 	dirty   bool      // the feed moved since the writer last looked
-	closed  chan struct{}
 	// kick interrupts a writer lingering before a presence flush: a queued
 	// message (a revocation notice, a pong) or a close must not wait.
 	kick      chan struct{}
 	lastFlush time.Time     // when the writer last sent presence
 	window    time.Duration // the presence window now (presenceMin to presenceMax)
+	linger    *time.Timer   // ends the connection if the client does not answer our close
 
 	writeStart atomic.Int64 // unix nanoseconds the frame being written began; 0 when idle
 	lastSeen   atomic.Int64 // unix nanoseconds the client last sent anything (a pong included)
-	pinging    atomic.Bool
+	pingAt     atomic.Int64 // unix nanoseconds the last ping went out
+	closeSent  atomic.Bool  // our close frame is out
+	peerClosed atomic.Bool  // the client's close frame came
+	done       atomic.Bool  // finish ran
 
 	// Presence comes from the app's feed (feed.go): the connection holds
 	// only its cursor, so a burst costs it no memory however far behind it
@@ -112,19 +127,24 @@ const (
 	maxBatchBytes = 16 << 10
 )
 
-// Socket buffers of an upgraded connection. net/http's are 4 KiB each;
-// a realtime connection reads small client messages and writes frames
-// the library flushes whole, so it keeps small ones.
+// Socket buffers: the read buffer is lent only while a frame is read
+// (frames.go); the handshake's writer only writes the 101 answer, then
+// frames go out in one write each. net/http's are 4 KiB each.
 const (
 	readBufferSize  = 256
 	writeBufferSize = 512
 )
 
+// closeLinger is how long a connection waits, after sending its close
+// frame, for the client's (RFC 6455's closing handshake); closing at once
+// could reset the socket before the client read the close frame.
+const closeLinger = 2 * time.Second
+
 const slowReason = "slow consumer: messages were not read in time"
 
 type closeReq struct {
 	msg    []byte
-	code   websocket.StatusCode
+	code   websocket.StatusCode // 0: no close frame, the socket just closes
 	reason string
 	// discard drops what is queued instead of flushing it first (a slow
 	// consumer gets its close frame now, not after what it could not read).
@@ -132,28 +152,24 @@ type closeReq struct {
 }
 
 // Serve upgrades an authenticated request, registers the connection and
-// returns; the connection runs on in goroutines of its own until it ends.
-// Authentication happened before: a dead token never upgrades.
+// returns; the connection lives on without a goroutine of its own until it
+// ends. Authentication happened before: a dead token never upgrades.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
-	var c *conn
-	ws, err := websocket.Accept(socket{w, h.cfg.SendBuffer}, r, &websocket.AcceptOptions{
-		// The caller checked the Origin against the app's corsOrigins
-		// (the library only knows same-origin or a fixed pattern list).
-		InsecureSkipVerify: true,
-		OnPongReceived:     func(context.Context, []byte) { c.seen() },
-	})
+	// The caller checked the handshake (the JSON refusals of docs/realtime.md)
+	// and the Origin against the app's corsOrigins.
+	nc, rw, _, err := ws.HTTPUpgrader{Header: w.Header()}.Upgrade(r, socket{w, h.cfg.SendBuffer})
 	if err != nil {
-		return // Accept wrote the HTTP error
+		if nc != nil {
+			nc.Close()
+		}
+		return
 	}
-	ws.SetReadLimit(h.cfg.ReadLimit)
-	// Not derived from the request's context: that would keep the
-	// request's whole context chain (its values, cancel funcs and Done
-	// channels, ~1 KB) alive as long as the socket. At 19,000 sessions the
-	// heap profile showed it among the largest per-connection costs.
-	ctx, abort := context.WithCancel(context.Background())
-	c = &conn{
-		h: h, ws: ws, sess: sess, key: store.UserKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
-		ctx: ctx, abort: abort, closed: make(chan struct{}), kick: make(chan struct{}, 1),
+	c := &conn{
+		h: h, nc: nc, sess: sess, key: store.UserKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
+		kick: make(chan struct{}, 1),
+	}
+	if rw.Reader.Buffered() > 0 { // the client wrote right after its request
+		c.br = rw.Reader
 	}
 	c.seen()
 	// "connected" must be the first message (docs/realtime.md; the SDK reports
@@ -167,17 +183,16 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	}{"connected", sess.UID}))
 	if err := h.register(r.Context(), c); err != nil {
 		// errClosed, and anything unforeseen: the client should try again.
-		code, reason := websocket.StatusTryAgainLater, "server shutting down"
+		cr := closeReq{code: websocket.StatusTryAgainLater, reason: "server shutting down", discard: true}
 		var rv errRevoked
 		switch {
 		case errors.Is(err, errTooMany):
-			code, reason = CloseTooManyConnections, "too many connections for this user (limit "+strconv.Itoa(h.cfg.MaxPerUser)+")"
+			cr.code, cr.reason = CloseTooManyConnections, "too many connections for this user (limit "+strconv.Itoa(h.cfg.MaxPerUser)+")"
 		case errors.As(err, &rv):
-			c.write(revokedMsg(Reason(rv)))
-			code, reason = CloseRevoked, string(rv)
+			cr.msg, cr.code, cr.reason = revokedMsg(Reason(rv)), CloseRevoked, string(rv)
 		}
-		ws.Close(code, reason)
-		abort()
+		c.shutdown(cr)
+		c.startReading()
 		return
 	}
 	if sess.ExpiresAt > 0 {
@@ -192,35 +207,148 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	c.mu.Lock()
 	c.kickLocked()
 	c.mu.Unlock()
-	go c.readLoop()
+	c.startReading()
 }
 
-// readLoop reads the client until the connection ends, then cleans up.
-func (c *conn) readLoop() {
+// startReading hands the socket to the poller, or to a reader goroutine
+// where it cannot be polled.
+func (c *conn) startReading() {
+	// Read before the socket is armed: from then on c.br is the reader's.
+	pending := c.br != nil
+	c.reading.Store(pending)
+	p := thePoller()
+	if p == nil || p.add(c, !pending) != nil {
+		br := c.br
+		if br == nil {
+			br = bufio.NewReaderSize(c.nc, readBufferSize)
+		}
+		c.br = nil
+		go c.readLoop(br)
+		return
+	}
+	if pending { // what came with the handshake is read now, then the socket armed
+		go c.readReady()
+	}
+}
+
+// readLoop is the reader of a socket that is not polled: it blocks until
+// the connection ends.
+func (c *conn) readLoop(br *bufio.Reader) {
 	for {
-		_, data, err := c.ws.Read(c.ctx)
-		if err != nil {
-			break
+		if err := c.readFrame(br); err != nil {
+			if c.readFailed(err) {
+				return
+			}
+			io.Copy(io.Discard, c.nc) // until the client closes, or the linger ends it
+			c.finish()
+			return
 		}
-		c.seen()
-		if reply := clientReply(data); reply != nil {
-			c.enqueue(reply)
+	}
+}
+
+// readReady reads what the client sent since the socket was last armed,
+// then re-arms it; it runs in a goroutine of its own, started by the
+// poller. A frame that came in part is waited for, up to WriteTimeout.
+func (c *conn) readReady() {
+	if c.draining {
+		var scratch [256]byte
+		if _, err := c.nc.Read(scratch[:]); err != nil {
+			c.finish()
+			return
 		}
+	} else {
+		br := c.br
+		if br == nil {
+			br = readers.Get().(*bufio.Reader)
+			br.Reset(c.nc)
+		}
+		c.br = nil
+		c.nc.SetReadDeadline(time.Now().Add(c.h.cfg.WriteTimeout))
+		for {
+			if err := c.readFrame(br); err != nil {
+				if c.readFailed(err) {
+					return
+				}
+				break // draining from now on
+			}
+			if br.Buffered() == 0 {
+				break
+			}
+		}
+		if br.Size() == readBufferSize {
+			br.Reset(nil)
+			readers.Put(br)
+		}
+	}
+	c.reading.Store(false)
+	if err := thePoller().arm(c); err != nil {
+		c.finish()
+	}
+}
+
+// readFailed handles the end of reading; it reports false when reading
+// should go on, discarding (after a protocol error, until the client
+// answers our close frame).
+func (c *conn) readFailed(err error) bool {
+	var pc errPeerClosed
+	var pe errProtocol
+	switch {
+	case errors.As(err, &pc):
+		c.peerClosed.Store(true)
+		if c.closeSent.Load() {
+			c.finish() // the answer to our close
+			return true
+		}
+		code := websocket.StatusCode(pc.code)
+		if code == 0 {
+			code = websocket.StatusNormalClosure
+		}
+		c.shutdown(closeReq{code: code, discard: true}) // the writer answers, then finishes
+		return true
+	case errors.As(err, &pe):
+		c.draining = true
+		c.shutdown(closeReq{code: websocket.StatusCode(pe.code), reason: pe.reason, discard: true})
+		return false
+	default: // the client went away, a frame stalled, or we closed the socket
+		c.finish()
+		return true
+	}
+}
+
+// finish ends the connection, once: the hub forgets it (the user goes
+// offline after the grace period unless a revocation already took care
+// of that), the socket closes, and a writer still running fails out.
+func (c *conn) finish() {
+	if !c.done.CompareAndSwap(false, true) {
+		return
 	}
 	c.h.dropped(c)
-	c.shutdown(closeReq{code: websocket.StatusNormalClosure})
-	// Let the writer finish what it is sending (a revocation notice and its
-	// close frame); a writer that cannot is dropped with the socket.
-	select {
-	case <-c.closed:
-	case <-time.After(c.h.cfg.WriteTimeout):
+	if c.pollID != 0 {
+		thePoller().remove(c)
 	}
-	c.ws.CloseNow()
-	c.abort()
-	c.feed.leave(c)
+	c.nc.Close()
+	if c.feed != nil {
+		c.feed.leave(c)
+	}
+	c.mu.Lock()
+	if c.closeRq == nil {
+		c.closeRq = &closeReq{discard: true}
+		c.urgeLocked() // a writer waiting out its presence window ends now
+	}
+	if c.linger != nil {
+		c.linger.Stop()
+	}
+	c.mu.Unlock()
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
+}
+
+// abort drops a connection whose write is stuck: closing the socket fails
+// the write, whatever holds the hub's lock.
+func (c *conn) abort() {
+	c.nc.Close()
+	go c.finish()
 }
 
 // clientReply is the answer to one message of a client, or nil. Clients
@@ -235,9 +363,7 @@ func clientReply(data []byte) []byte {
 }
 
 func (c *conn) seen() {
-	if c != nil {
-		c.lastSeen.Store(time.Now().UnixNano())
-	}
+	c.lastSeen.Store(time.Now().UnixNano())
 }
 
 // kickLocked starts a writer unless one runs (c.mu held).
@@ -324,40 +450,44 @@ func (c *conn) writeLoop() {
 }
 
 // close flushes what was queued before the close (presence, the
-// revocation notice), unless told to discard it, then closes.
+// revocation notice), unless told to discard it, then sends the close
+// frame and waits up to closeLinger for the client's answer.
 func (c *conn) close(queue [][]byte, cr *closeReq) {
-	defer close(c.closed)
+	if c.done.Load() {
+		return
+	}
+	// Bounded: the sweep no longer looks at a revoked connection.
+	c.nc.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteTimeout))
 	if !cr.discard {
 		for _, msg := range queue {
 			if c.write(msg) != nil {
-				break
+				c.finish()
+				return
 			}
 		}
 	}
-	if cr.msg != nil {
-		c.write(cr.msg)
+	if cr.msg != nil && c.write(cr.msg) != nil || cr.code == 0 ||
+		c.writeFrame(ws.OpClose, closeBody(ws.StatusCode(cr.code), cr.reason)) != nil {
+		c.finish()
+		return
 	}
-	if cr.code != 0 {
-		c.ws.Close(cr.code, cr.reason)
+	c.closeSent.Store(true)
+	if c.peerClosed.Load() {
+		c.finish()
+		return
 	}
-	c.ws.CloseNow()
-}
-
-// fail ends a connection whose socket failed; the reader sees it and
-// cleans up.
-func (c *conn) fail() {
-	c.ws.CloseNow()
 	c.mu.Lock()
-	if c.closeRq == nil {
-		c.closeRq = &closeReq{}
+	if !c.done.Load() {
+		c.linger = time.AfterFunc(closeLinger, c.finish)
 	}
 	c.mu.Unlock()
-	select {
-	case <-c.closed:
-	default:
-		close(c.closed)
-	}
 }
+
+// fail ends a connection whose socket failed.
+func (c *conn) fail() { c.finish() }
+
+// write sends one text message.
+func (c *conn) write(msg []byte) error { return c.writeFrame(ws.OpText, msg) }
 
 // flushPresence sends the feed's entries past the cursor: one "presence"
 // message for a single event, else "presence_batch" frames of at most
@@ -421,14 +551,6 @@ func (c *conn) wake() {
 	c.mu.Unlock()
 }
 
-// write sends one message. Its deadline is the hub's sweep: a write that
-// has made no progress for WriteTimeout is aborted there.
-func (c *conn) write(msg []byte) error {
-	c.writeStart.Store(time.Now().UnixNano())
-	defer c.writeStart.Store(0)
-	return c.ws.Write(c.ctx, websocket.MessageText, msg)
-}
-
 // stalled reports whether the frame being written has made no progress
 // for d (frames are small: one that takes a second is not moving).
 func (c *conn) stalled(d time.Duration) bool {
@@ -483,26 +605,20 @@ func (c *conn) shutdown(cr closeReq) {
 }
 
 // ping checks the client is there when it has been silent for the ping
-// interval: a WebSocket ping, answered by any client that reads. It runs
-// in a goroutine of its own only while the ping is out.
+// interval: a WebSocket ping, answered by any client that reads; the
+// sweep drops the connection if nothing comes back within WriteTimeout.
+// The write runs in a goroutine of its own: the socket may be full.
 func (c *conn) ping() {
-	if !c.pinging.CompareAndSwap(false, true) {
-		return
-	}
+	c.pingAt.Store(time.Now().UnixNano())
 	go func() {
-		defer c.pinging.Store(false)
-		ctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.WriteTimeout)
-		defer cancel()
-		if err := c.ws.Ping(ctx); err != nil {
-			c.ws.CloseNow() // the reader sees it and cleans up
-			return
+		if c.writeFrame(ws.OpPing, nil) != nil {
+			c.finish()
 		}
-		c.seen()
 	}()
 }
 
 // socket sizes the kernel send buffer and the bufio buffers of the
-// connection the WebSocket library hijacks.
+// connection the upgrade hijacks.
 type socket struct {
 	http.ResponseWriter
 	sendBuffer int

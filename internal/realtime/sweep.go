@@ -27,21 +27,26 @@ func (h *Hub) sweep(ctx context.Context) {
 
 // dropSlow disconnects the connections whose socket has accepted nothing
 // for stallAfter while presence waits for them, aborts writes that made no
-// progress for WriteTimeout, and pings the clients silent for the ping
-// interval (a ping unanswered within WriteTimeout drops the connection).
+// progress for WriteTimeout, pings the clients silent for the ping
+// interval, and drops those that did not answer a ping within WriteTimeout.
 func (h *Hub) dropSlow() {
 	now := time.Now().UnixNano()
-	silent := int64(h.cfg.PingInterval)
+	silent, answer := int64(h.cfg.PingInterval), int64(h.cfg.WriteTimeout)
 	h.mu.Lock()
 	var slow, stuck, ping []*conn
 	for _, set := range h.byApp {
 		for c := range set {
+			seen, pinged := c.lastSeen.Load(), c.pingAt.Load()
 			switch {
 			case c.stalled(h.cfg.WriteTimeout):
 				stuck = append(stuck, c)
 			case c.stalled(stallAfter) && c.behind():
 				slow = append(slow, c)
-			case now-c.lastSeen.Load() >= silent:
+			case pinged > seen:
+				if now-pinged >= answer {
+					stuck = append(stuck, c) // no answer to the ping
+				}
+			case now-seen >= silent:
 				ping = append(ping, c)
 			}
 		}
