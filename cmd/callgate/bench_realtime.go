@@ -46,7 +46,9 @@ the sessions they hold (check ulimit -Hn; add --nodes or --clients).
 With --floor, a bare coder/websocket server (accept, send one message, read
 until the client goes) holds the sessions instead of callgate, measured the
 same way: the floor of the one-goroutine-per-socket I/O model that callgate's
-RSS and connect time are read against.`,
+RSS and connect time are read against. Its presence fan-out writes one
+prepared message to every socket when the watched user dials: the floor of
+that figure on this machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.ServerArgs = strings.Fields(serverArgs)
@@ -73,7 +75,7 @@ RSS and connect time are read against.`,
 	fs.DurationVar(&o.NodeLease, "node-lease", 5*time.Second, "the nodes' --node-lease (with --db)")
 	fs.IntVar(&o.Clients, "clients", 1, "client processes holding the sessions (one can hold about its open-files limit)")
 	fs.BoolVar(&o.KillNode, "kill-node", false, "finally kill -9 the last node and time its users going offline on the others (needs --nodes 2+)")
-	fs.BoolVar(&o.Floor, "floor", false, "measure the floor instead: a bare coder/websocket server (accept, one message, read loop) holding the sessions; connect time, RSS and idle CPU only")
+	fs.BoolVar(&o.Floor, "floor", false, "measure the floor instead: a bare coder/websocket server (accept, one message, read loop) holding the sessions; connect time, RSS, idle CPU and the fan-out of one message to every socket")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "callgate binary to start (default: this one)")
 	fs.StringVar(&serverArgs, "server-args", "", "extra flags for the started servers, space-separated (e.g. \"--pprof 127.0.0.1:6060\")")
 	fs.BoolVar(&asJSON, "json", false, "print results as JSON")

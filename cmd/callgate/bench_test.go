@@ -66,7 +66,9 @@ func TestBenchRealtimeFloor(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("bench-realtime --floor --json: %v\n%s", err, out)
 	}
-	if r.Store != "floor" || r.Sessions != 60 || r.ConnectSeconds <= 0 || r.ServerRSSMB <= 0 || r.RevokeSamples != 0 || r.PresenceSessions != 0 {
+	// Every session heard the watched user's online event, written once to each.
+	if r.Store != "floor" || r.Sessions != 60 || r.ConnectSeconds <= 0 || r.ServerRSSMB <= 0 || r.RevokeSamples != 0 ||
+		r.PresenceSessions != 60 || r.PresenceAllMs <= 0 {
 		t.Errorf("result %+v", r)
 	}
 }

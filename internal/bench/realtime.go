@@ -55,7 +55,8 @@ type RealtimeOptions struct {
 	// timing its users' offline events on the other nodes.
 	KillNode bool
 	// Floor runs the floor server (floor.go) as the one node instead of
-	// callgate: connect, RSS and idle CPU only.
+	// callgate: connect, RSS, idle CPU and presence fan-out (of one
+	// message written to every socket: floor.go).
 	Floor bool
 	// Redact hides the password of a database URL in status lines.
 	Redact func(dsn string) string
@@ -220,6 +221,8 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		return RealtimeResult{}, errors.New("--kill-node needs --nodes 2 or more: the other nodes must hear its users go offline")
 	case o.Clients > o.Sessions:
 		return RealtimeResult{}, errors.New("--clients must be at most --sessions")
+	case o.Floor && strings.HasPrefix(o.Presence, "roles:"):
+		return RealtimeResult{}, errors.New("--floor: the floor server has no presence filter; use --presence all or none")
 	case o.Floor && (o.Nodes > 1 || o.DB != "" || o.KillNode):
 		return RealtimeResult{}, errors.New("--floor runs one bare WebSocket server: no --nodes, --db or --kill-node")
 	}
@@ -230,7 +233,7 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 	} else if o.Presence != "" && o.Presence != "all" && o.Presence != "none" {
 		return RealtimeResult{}, fmt.Errorf("--presence %q: want all, none or roles:r1,r2", o.Presence)
 	}
-	hears := o.Presence != "none" && !o.Floor
+	hears := o.Presence != "none"
 	if o.NodeLease <= 0 {
 		o.NodeLease = 15 * time.Second
 	}
@@ -272,7 +275,7 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		res.Store = "postgres"
 	}
 	if o.Floor {
-		res.Store, res.Presence = "floor", "none"
+		res.Store = "floor"
 	}
 
 	// The app.
@@ -535,13 +538,17 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 
 	if hears {
 		status("presence fan-out: one user comes online on node 1…")
-		d, err := rest(0, "POST", "/v3/users/"+rtWatched+"/auth_tokens", "{}")
-		if err != nil {
-			return RealtimeResult{}, err
-		}
 		h := http.Header{}
-		h.Set("appId", app)
-		h.Set("authToken", fmt.Sprint(d["authToken"]))
+		if o.Floor {
+			h.Set(floorWatchHeader, rtWatched)
+		} else {
+			d, err := rest(0, "POST", "/v3/users/"+rtWatched+"/auth_tokens", "{}")
+			if err != nil {
+				return RealtimeResult{}, err
+			}
+			h.Set("appId", app)
+			h.Set("authToken", fmt.Sprint(d["authToken"]))
+		}
 		fanStart := time.Now()
 		wws, _, err := websocket.Dial(ctx, spec.Nodes[0], &websocket.DialOptions{HTTPHeader: h})
 		if err != nil {
