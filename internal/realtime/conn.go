@@ -323,8 +323,8 @@ func (c *conn) finish() {
 		return
 	}
 	c.h.dropped(c)
-	if c.pollID != 0 {
-		thePoller().remove(c)
+	if p := thePoller(); p != nil {
+		p.remove(c)
 	}
 	c.nc.Close()
 	if c.feed != nil {

@@ -62,6 +62,12 @@ func (p *poller) add(c *conn, armed bool) error {
 		return err
 	}
 	p.mu.Lock()
+	if c.done.Load() {
+		// finish ran (a failed first write) and found nothing to remove;
+		// registered now, the entry would outlive the socket.
+		p.mu.Unlock()
+		return errNotPollable
+	}
 	for {
 		p.next++
 		if p.next <= 0 {
@@ -82,8 +88,8 @@ func (p *poller) add(c *conn, armed bool) error {
 	if err := p.ctl(c, syscall.EPOLL_CTL_ADD, events); err != nil {
 		p.mu.Lock()
 		delete(p.conns, id)
-		p.mu.Unlock()
 		c.pollID = 0
+		p.mu.Unlock()
 		return err
 	}
 	return nil
@@ -92,12 +98,18 @@ func (p *poller) add(c *conn, armed bool) error {
 // arm asks for the next readiness event of c's socket.
 func (p *poller) arm(c *conn) error { return p.ctl(c, syscall.EPOLL_CTL_MOD, pollEvents) }
 
-// remove forgets c; called before its socket closes.
+// remove forgets c; finish calls it after marking c done, before the
+// socket closes (an add that comes later sees done and registers nothing).
 func (p *poller) remove(c *conn) {
-	p.ctl(c, syscall.EPOLL_CTL_DEL, 0)
 	p.mu.Lock()
-	delete(p.conns, c.pollID)
+	id := c.pollID
+	if id != 0 {
+		delete(p.conns, id)
+	}
 	p.mu.Unlock()
+	if id != 0 {
+		p.ctl(c, syscall.EPOLL_CTL_DEL, 0)
+	}
 }
 
 // ctl runs inside the descriptor's Control, so it never acts on a
