@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -66,6 +67,11 @@ type conn struct {
 	msg        []byte
 	draining   bool        // after a protocol error: discard until the client closes
 	reading    atomic.Bool // a reader runs (the hand-over between readers)
+	// pingSkew spreads pings: a connection is pinged after PingInterval
+	// plus pingSkew/1024 of it (up to a quarter more), so sessions that
+	// connected in one storm do not all answer in the same second of
+	// every interval.
+	pingSkew uint8
 
 	mu      sync.Mutex
 	queue   [][]byte  // messages other than presence, in order (nil when empty)
@@ -166,7 +172,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	}
 	c := &conn{
 		h: h, nc: nc, sess: sess, key: store.UserKey(sess.AppID, sess.UID), hash: string(sess.TokenHash),
-		kick: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), pingSkew: uint8(rand.Uint32()),
 	}
 	if rw.Reader.Buffered() > 0 { // the client wrote right after its request
 		c.br = rw.Reader

@@ -46,7 +46,7 @@ func (h *Hub) dropSlow() {
 				if now-pinged >= answer {
 					stuck = append(stuck, c) // no answer to the ping
 				}
-			case now-seen >= silent:
+			case now-seen >= silent+silent*int64(c.pingSkew)/1024:
 				ping = append(ping, c)
 			}
 		}
