@@ -306,8 +306,11 @@ func (c *conn) readFailed(err error) bool {
 			return true
 		}
 		code := websocket.StatusCode(pc.code)
-		if code == 0 {
+		switch {
+		case code == 0: // a close frame with no code
 			code = websocket.StatusNormalClosure
+		case !sendableCloseCode(code): // 1005, 1006, 1015 and unassigned codes never go on the wire
+			code = websocket.StatusProtocolError
 		}
 		c.shutdown(closeReq{code: code, discard: true}) // the writer answers, then finishes
 		return true
@@ -319,6 +322,12 @@ func (c *conn) readFailed(err error) bool {
 		c.finish()
 		return true
 	}
+}
+
+// sendableCloseCode reports whether a close frame may carry code (RFC 6455
+// section 7.4 and the IANA registry; 3000-4999 belong to applications).
+func sendableCloseCode(code websocket.StatusCode) bool {
+	return code >= 1000 && code <= 1003 || code >= 1007 && code <= 1014 || code >= 3000 && code <= 4999
 }
 
 // finish ends the connection, once: the hub forgets it (the user goes

@@ -241,6 +241,17 @@ func TestFrames(t *testing.T) {
 		eventually(t, 5*time.Second, "the connection forgotten", func() bool { return !n.hub.Online(f.app.ID, "closer") })
 	})
 
+	// A code that must never be sent (1005 means "no code") or is unassigned
+	// is a protocol error.
+	for _, code := range []ws.StatusCode{1005, 1006, 1004, 999, 2000, 5000} {
+		t.Run("client close with code "+strconv.Itoa(int(code)), func(t *testing.T) {
+			t.Parallel()
+			c := n.dialRaw(t, f.user("frames"), nil)
+			c.send(clientFrame(fin|opClos, ws.NewCloseFrameBody(code, ""), true))
+			c.closedWith(ws.StatusProtocolError)
+		})
+	}
+
 	// A close frame with no code is answered with 1000.
 	t.Run("client close without a code", func(t *testing.T) {
 		c := n.dialRaw(t, f.user("frames"), nil)
