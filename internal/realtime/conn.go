@@ -513,10 +513,16 @@ func (c *conn) flushPresence() bool {
 	// for a storm to end (the writer comes back for the rest).
 	for range 8 {
 		var seq uint64
-		batch, seq = c.feed.since(c.cursor.Load(), c, maxBatch, batch[:0])
+		var oldest int64
+		batch, seq, oldest = c.feed.since(c.cursor.Load(), c, maxBatch, batch[:0])
 		c.cursor.Store(seq)
-		if len(batch) > 0 && c.write(presenceFrame(batch)) != nil {
-			return false
+		if len(batch) > 0 {
+			if c.write(presenceFrame(batch)) != nil {
+				return false
+			}
+			if fn := c.h.presenceWritten; fn != nil {
+				fn(time.Duration(time.Now().UnixNano() - oldest))
+			}
 		}
 		if seq == c.feed.seq.Load() {
 			return true

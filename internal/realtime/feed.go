@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // An app's presence feed: the latest status of each user that changed,
@@ -47,6 +48,7 @@ type feed struct {
 type feedEntry struct {
 	uid, role  string
 	seq        uint64
+	at         int64  // unix nanoseconds the change reached this feed
 	json       []byte // {"uid":…,"status":…,"lastActiveAt":…}
 	prev, next *feedEntry
 }
@@ -78,6 +80,7 @@ func (f *feed) update(ev Event) {
 		e.role = ev.Role // an offline event from elsewhere may not know it
 	}
 	e.json = b
+	e.at = time.Now().UnixNano()
 	e.seq = f.seq.Load() + 1
 	f.seq.Store(e.seq)
 	e.prev, e.next = f.tail, nil
@@ -135,9 +138,10 @@ func (f *feed) unlinkLocked(e *feedEntry) {
 
 // since appends to dst the events (their JSON, which is never changed in
 // place) newer than cursor that c may hear, in the order they changed, and
-// returns them with the seq they reach. It stops at max events or
-// maxBatchBytes (the caller comes back for the rest).
-func (f *feed) since(cursor uint64, c *conn, max int, dst [][]byte) ([][]byte, uint64) {
+// returns them with the seq they reach and when the oldest of them reached
+// the feed. It stops at max events or maxBatchBytes (the caller comes back
+// for the rest).
+func (f *feed) since(cursor uint64, c *conn, max int, dst [][]byte) ([][]byte, uint64, int64) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	// Walk back from the newest to the first entry past the cursor, then
@@ -147,12 +151,16 @@ func (f *feed) since(cursor uint64, c *conn, max int, dst [][]byte) ([][]byte, u
 		e = e.prev
 	}
 	if e == nil || e.seq <= cursor {
-		return dst, f.seq.Load()
+		return dst, f.seq.Load(), 0
 	}
 	seq, size := cursor, 0
+	var oldest int64
 	for ; e != nil && len(dst) < max && size < maxBatchBytes; e = e.next {
 		seq = e.seq
 		if c.hears(e) {
+			if len(dst) == 0 {
+				oldest = e.at
+			}
 			dst = append(dst, e.json)
 			size += len(e.json) + 1
 		}
@@ -160,7 +168,7 @@ func (f *feed) since(cursor uint64, c *conn, max int, dst [][]byte) ([][]byte, u
 	if e == nil {
 		seq = f.seq.Load()
 	}
-	return dst, seq
+	return dst, seq, oldest
 }
 
 // park marks c's writer idle at cursor, to be woken by the next update;

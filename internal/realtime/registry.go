@@ -74,6 +74,8 @@ type Hub struct {
 
 	watchMu  sync.Mutex
 	watchers atomic.Pointer[[]func(Event)] // Watch; read without a lock on every event
+	// presenceWritten is ObservePresence's, set before the hub serves.
+	presenceWritten func(time.Duration)
 
 	// userLocks serialise presence changes of one user on this node
 	// (striped, so users do not wait on each other).

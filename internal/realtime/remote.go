@@ -82,6 +82,13 @@ func (h *Hub) Watch(f func(Event)) {
 	h.watchers.Store(&list)
 }
 
+// ObservePresence has fn called with how late each presence frame is
+// written: from the moment its oldest change reached this node's feed to
+// the end of the write to a connection's socket (docs/realtime.md,
+// "Presence"). Call it before the hub serves; fn must be quick, it runs
+// once per frame per connection.
+func (h *Hub) ObservePresence(fn func(time.Duration)) { h.presenceWritten = fn }
+
 func (h *Hub) notify(ev Event) {
 	if list := h.watchers.Load(); list != nil {
 		for _, f := range *list {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callgate/callgate/internal/realtime"
 )
 
 // metrics are the server's Prometheus series (docs/operations.md,
@@ -90,4 +92,20 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 	reg.MustRegister(m.requests, m.latency, m.logins, m.tokensCreated, m.authFailures, m.rateLimited)
 	return m
+}
+
+// registerRealtime adds the hub's series: live connections, and how late
+// presence is written to them (realtime.Hub.ObservePresence).
+func registerRealtime(reg *prometheus.Registry, hub *realtime.Hub) {
+	delay := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "callgate_realtime_presence_delay_seconds",
+		Help: "Time from a presence change reaching this node to its frame written to a connection, per frame and connection.",
+		// A change after a quiet spell goes out at once; in a storm a
+		// connection's window stretches to 800 ms (docs/realtime.md).
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	})
+	hub.ObservePresence(func(d time.Duration) { delay.Observe(d.Seconds()) })
+	reg.MustRegister(delay, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "callgate_realtime_connections", Help: "Live realtime (WebSocket) connections on this node.",
+	}, func() float64 { return float64(hub.Count()) }))
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1008,4 +1009,45 @@ func manyRoles(n int) string {
 		r = append(r, fmt.Sprintf("role%d", i))
 	}
 	return strings.Join(r, ",")
+}
+
+// ---- 9. metrics
+
+// /metrics counts live connections and how late presence is written.
+func TestRealtimeMetrics(t *testing.T) {
+	t.Parallel()
+	e := start(t, servertest.Options{Realtime: realtime.Config{Grace: time.Minute}})
+	a := e.srv.AppID
+	metric := func(name string) float64 {
+		for _, line := range strings.Split(string(e.do("GET", "/metrics", nil, nil).Raw), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("no %s in /metrics", name)
+		return 0
+	}
+	if n := metric("callgate_realtime_connections"); n != 0 {
+		t.Fatalf("connections before any: %v", n)
+	}
+	one := connect(t, e.srv.URL, a, "cometchat-uid-1", e.newToken("/v3", "cometchat-uid-1"))
+	two := connect(t, e.srv.URL, a, "cometchat-uid-2", e.newToken("/v3", "cometchat-uid-2"))
+	one.waitPresence("cometchat-uid-2", "online", 5*time.Second)
+	if n := metric("callgate_realtime_connections"); n != 2 {
+		t.Errorf("connections: %v, want 2", n)
+	}
+	// uid-2's online reached uid-1's connection: at least one frame observed,
+	// and none of them late by seconds on an idle server.
+	if n := metric("callgate_realtime_presence_delay_seconds_count"); n < 1 {
+		t.Errorf("presence frames observed: %v", n)
+	}
+	if n, sum := metric("callgate_realtime_presence_delay_seconds_count"), metric("callgate_realtime_presence_delay_seconds_sum"); sum/n > 1 {
+		t.Errorf("presence written %v s late on average", sum/n)
+	}
+	two.conn.CloseNow()
+	eventually(t, 5*time.Second, "the closed connection uncounted", func() bool { return metric("callgate_realtime_connections") == 1 })
 }

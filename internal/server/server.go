@@ -139,6 +139,7 @@ func New(cfg Config) *Server {
 	s.feed = newAdminFeed()
 	if cfg.Hub != nil {
 		cfg.Hub.Watch(s.feed.deliver)
+		registerRealtime(s.registry, cfg.Hub)
 	}
 	s.auditLog = newAuditor(cfg.Store, cfg.Logger, s.publishAudit)
 	s.ct = newCallTokens(cfg, s.registry)
