@@ -43,7 +43,8 @@ func TestBenchRealtimeNodes(t *testing.T) {
 	if r.ServerRSSMB <= 0 || r.ClientRSSMB <= 0 {
 		t.Errorf("RSS: servers %.1f MB, clients %.1f MB", r.ServerRSSMB, r.ClientRSSMB)
 	}
-	if r.PresenceSessions != 300 || r.PresenceAllMs <= 0 || r.PresenceP99Ms <= 0 || r.PresenceOtherP99Ms <= 0 || r.PresenceP99Ms > r.PresenceAllMs {
+	if r.PresenceSessions != 300 || r.PresenceAllMs <= 0 || r.PresenceP99Ms <= 0 || r.PresenceOtherP99Ms <= 0 || r.PresenceP99Ms > r.PresenceAllMs ||
+		r.PresenceServerP99Ms <= 0 {
 		t.Errorf("presence: %+v", r)
 	}
 	if !r.RevokeAcrossNodes || r.RevokeSamples != 10 || r.RevokeP50Ms <= 0 || r.RevokeP99Ms < r.RevokeP50Ms {

@@ -47,7 +47,10 @@ func TestBenchRealtimeSmoke(t *testing.T) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatalf("bench-realtime --json: %v\n%s", err, out)
 	}
-	if r.Sessions != 60 || r.RevokeSamples != 5 || r.PresenceAllMs <= 0 || r.ServerRSSMB <= 0 {
+	// The server's own view of the fan-out comes from its /metrics, and
+	// cannot be later than the clients hearing it.
+	if r.Sessions != 60 || r.RevokeSamples != 5 || r.PresenceAllMs <= 0 || r.ServerRSSMB <= 0 ||
+		r.PresenceServerP99Ms <= 0 || r.PresenceServerP50Ms > r.PresenceServerP99Ms {
 		t.Errorf("result %+v", r)
 	}
 }

@@ -118,9 +118,15 @@ type RealtimeResult struct {
 	// the one the user connected to (0 with one node).
 	PresenceOtherP99Ms float64 `json:"presenceFanoutOtherNodesP99Ms"`
 	PresenceSessions   int     `json:"presenceSessions"` // sessions timed (0: the filter hears nothing)
-	RevokeP50Ms        float64 `json:"revokeToCloseP50Ms"`
-	RevokeP99Ms        float64 `json:"revokeToCloseP99Ms"`
-	RevokeSamples      int     `json:"revokeSamples"`
+	// PresenceServerP50Ms and P99Ms are the same fan-out as the servers saw
+	// it: from the change reaching a node to its frame written to each
+	// socket, estimated from their /metrics histograms
+	// (callgate_realtime_presence_delay_seconds, linear within a bucket).
+	PresenceServerP50Ms float64 `json:"presenceServerP50Ms"`
+	PresenceServerP99Ms float64 `json:"presenceServerP99Ms"`
+	RevokeP50Ms         float64 `json:"revokeToCloseP50Ms"`
+	RevokeP99Ms         float64 `json:"revokeToCloseP99Ms"`
+	RevokeSamples       int     `json:"revokeSamples"`
 	// RevokeAcrossNodes: each DELETE went to node 1 and its socket was on
 	// another node.
 	RevokeAcrossNodes bool          `json:"revokeAcrossNodes"`
@@ -129,6 +135,10 @@ type RealtimeResult struct {
 }
 
 const rtWatched = "rt-user-watched"
+
+// presenceDelayMetric is the servers' histogram of how late presence is
+// written (docs/operations.md).
+const presenceDelayMetric = "callgate_realtime_presence_delay_seconds"
 
 // rtChild is a client process as the coordinator sees it.
 type rtChild struct {
@@ -549,6 +559,25 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 			h.Set("appId", app)
 			h.Set("authToken", fmt.Sprint(d["authToken"]))
 		}
+		// The servers' own view of the same fan-out: their presence-delay
+		// histograms, before and after.
+		scrapeAll := func() (histogram, error) {
+			sum := histogram{}
+			for k := range nodes {
+				h, err := scrapeHistogram(ctx, api, nodes[k].url+"/metrics", presenceDelayMetric)
+				if err != nil {
+					return nil, err
+				}
+				sum.add(h)
+			}
+			return sum, nil
+		}
+		var before histogram
+		if !o.Floor {
+			if before, err = scrapeAll(); err != nil {
+				return RealtimeResult{}, err
+			}
+		}
 		fanStart := time.Now()
 		wws, _, err := websocket.Dial(ctx, spec.Nodes[0], &websocket.DialOptions{HTTPHeader: h})
 		if err != nil {
@@ -587,6 +616,14 @@ func RunRealtime(ctx context.Context, stderr io.Writer, o RealtimeOptions) (Real
 		res.PresenceSessions = len(all)
 		res.PresenceAllMs, res.PresenceP50Ms, res.PresenceP99Ms = pct(all, 100), pct(all, 50), pct(all, 99)
 		res.PresenceOtherP99Ms = pct(other, 99)
+		if !o.Floor {
+			after, err := scrapeAll()
+			if err != nil {
+				return RealtimeResult{}, err
+			}
+			d := after.minus(before)
+			res.PresenceServerP50Ms, res.PresenceServerP99Ms = 1000*d.quantile(0.5), 1000*d.quantile(0.99)
+		}
 	}
 
 	// Revoke → close: a DELETE on node 1, each for a session on another

@@ -85,6 +85,10 @@ func (res RealtimeResult) Table() (header []string, rows [][]string) {
 			v += fmt.Sprintf(" (other nodes' p99 %.1f ms)", res.PresenceOtherP99Ms)
 		}
 		rows = append(rows, []string{"presence: a user online on node 1 → every session", v})
+		if res.Store != "floor" {
+			rows = append(rows, []string{"  written to the sockets by the server(s) (/metrics)",
+				fmt.Sprintf("p50 %.0f ms, p99 %.0f ms", res.PresenceServerP50Ms, res.PresenceServerP99Ms)})
+		}
 	} else if res.Store != "floor" {
 		rows = append(rows, []string{"presence fan-out", "not measured: the sessions hear no presence"})
 	}

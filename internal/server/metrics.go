@@ -102,7 +102,7 @@ func registerRealtime(reg *prometheus.Registry, hub *realtime.Hub) {
 		Help: "Time from a presence change reaching this node to its frame written to a connection, per frame and connection.",
 		// A change after a quiet spell goes out at once; in a storm a
 		// connection's window stretches to 800 ms (docs/realtime.md).
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .15, .2, .3, .4, .5, .65, .8, 1, 1.5, 2.5, 5, 10, 30},
 	})
 	hub.ObservePresence(func(d time.Duration) { delay.Observe(d.Seconds()) })
 	reg.MustRegister(delay, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
