@@ -37,6 +37,11 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBu
 // data message is handled once its last fragment is in.
 func (c *conn) readFrame(br *bufio.Reader) error {
 	h, err := ws.ReadHeader(br)
+	if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+		// A 64-bit length with its top bit set (FuzzReadFrame found it
+		// dropping the connection without a close frame).
+		return errProtocol{ws.StatusProtocolError, err.Error()}
+	}
 	if err != nil {
 		return err
 	}

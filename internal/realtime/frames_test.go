@@ -196,6 +196,8 @@ func TestFrames(t *testing.T) {
 			clientFrame(fin|opText, bytes.Repeat([]byte("x"), 4097), true)}, close: ws.StatusMessageTooBig},
 		{name: "fragments over the limit", frames: [][]byte{
 			clientFrame(opText, bytes.Repeat([]byte("x"), 3000), true), clientFrame(fin|opCont, bytes.Repeat([]byte("x"), 1097), true)}, close: ws.StatusMessageTooBig},
+		{name: "a 64-bit length with its top bit set", frames: [][]byte{
+			{fin | opText, 0x80 | 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}}, close: ws.StatusProtocolError},
 		{name: "a frame claiming 2^63 bytes", frames: [][]byte{
 			{fin | opText, 0x80 | 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}}, close: ws.StatusMessageTooBig},
 	} {
