@@ -54,8 +54,6 @@ type conn struct {
 	key  string
 	hash string
 
-	expiry *time.Timer
-
 	wmu sync.Mutex // one frame at a time on the socket: the writer, pongs, pings
 
 	// The reader's: only one runs at a time (the poller's registration is
@@ -84,6 +82,7 @@ type conn struct {
 	lastFlush time.Time     // when the writer last sent presence
 	window    time.Duration // the presence window now (presenceMin to presenceMax)
 	linger    *time.Timer   // ends the connection if the client does not answer our close
+	expiry    *time.Timer   // revokes the connection when its token expires
 
 	writeStart atomic.Int64 // unix nanoseconds the frame being written began; 0 when idle
 	lastSeen   atomic.Int64 // unix nanoseconds the client last sent anything (a pong included)
@@ -203,9 +202,15 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, sess Session) {
 	}
 	if sess.ExpiresAt > 0 {
 		d := time.Until(time.Unix(sess.ExpiresAt, 0))
-		c.expiry = time.AfterFunc(max(d, 0), func() {
-			h.revokeWhere(func(x *conn) bool { return x == c }, ReasonTokenExpired)
-		})
+		// Under c.mu: a revocation during registration may already have
+		// ended the connection, and finish stops the timer under it too.
+		c.mu.Lock()
+		if !c.done.Load() {
+			c.expiry = time.AfterFunc(max(d, 0), func() {
+				h.revokeWhere(func(x *conn) bool { return x == c }, ReasonTokenExpired)
+			})
+		}
+		c.mu.Unlock()
 	}
 	// Registered before the first message is written, so a revocation that
 	// races the client's OnConnected still reaches this connection.
@@ -353,10 +358,10 @@ func (c *conn) finish() {
 	if c.linger != nil {
 		c.linger.Stop()
 	}
-	c.mu.Unlock()
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
+	c.mu.Unlock()
 }
 
 // abort drops a connection whose write is stuck: closing the socket fails
