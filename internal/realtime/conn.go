@@ -424,7 +424,7 @@ func (c *conn) writeLoop() {
 		// Queued messages first: "connected" precedes any presence.
 		for _, msg := range queue {
 			if c.write(msg) != nil {
-				c.fail()
+				c.finish()
 				return
 			}
 		}
@@ -446,7 +446,7 @@ func (c *conn) writeLoop() {
 			}
 			c.lastFlush = time.Now()
 			if !c.flushPresence() {
-				c.fail()
+				c.finish()
 				return
 			}
 		}
@@ -502,9 +502,6 @@ func (c *conn) close(queue [][]byte, cr *closeReq) {
 	}
 	c.mu.Unlock()
 }
-
-// fail ends a connection whose socket failed.
-func (c *conn) fail() { c.finish() }
 
 // write sends one text message.
 func (c *conn) write(msg []byte) error { return c.writeFrame(ws.OpText, msg) }
