@@ -11,6 +11,7 @@ const NETWORK = "ERROR_NETWORK", NO_USER = "ERROR_NO_USER_LOGGED_IN", DEAD = "AU
 const BACKOFF_MIN = 500, BACKOFF_MAX = 30000, PING_EVERY = 25000, SILENCE = 60000, WARN_BEFORE = 60;
 const REFRESH_MIN = 1000, REFRESH_MAX = 30000, LOCK_TTL = 30000, TIMEOUT = 30000, CLEANUP_TIMEOUT = 10000;
 const MAX_DELAY = 2147483647; // setTimeout's limit
+const STORAGE_LAG = 500; // ms a tab waits for another tab's logout to reach its storage
 
 /**
  * Every failure: `errorCode` is the SDK's (`ERROR_NETWORK`, …) or the server's (docs/errors.md),
@@ -319,7 +320,11 @@ function onStorage(e) {
 
 // revoked ends token's session (the server or expiry ended it) — unless another tab
 // has already moved on (storage holds another session, or none): then it follows.
-function revoked(token, reason) {
+// A "logout" of this very token is another tab's logout when storage is shared, and
+// its storage event can come after the server's notice (Chromium hands localStorage
+// changes to other tabs asynchronously; a browser test saw the notice first): this
+// tab waits up to STORAGE_LAG for it before calling the logout a revocation.
+function revoked(token, reason, waited) {
   const cfg = S.cfg;
   if (!cfg || !S.user || S.user.authToken !== token) {
     if (S.rt && S.rt.token === token) rtClose(rtDetach());
@@ -327,6 +332,10 @@ function revoked(token, reason) {
   }
   const stored = readStored(cfg);
   if (stored ? stored.authToken !== token : S.saved) return follow(cfg, stored);
+  if (reason === "logout" && stored && S.saved && !waited) {
+    setTimeout(() => revoked(token, reason, true), STORAGE_LAG);
+    return;
+  }
   rtClose(endLocal(cfg, reason));
   fire(S.conns, "onSessionRevoked", reason);
 }

@@ -139,32 +139,47 @@ export function memoryStorage(data = new Map()) {
 export function browser() {
   const data = new Map();
   const tabs = [];
+  // held: changes not yet delivered to the other tabs. Chromium hands a localStorage
+  // change to other tabs asynchronously, and until it arrives they still read the old
+  // value; hold() opens that window for as long as a test needs, release() closes it.
+  let held = null;
   const notify = (from, key, oldValue, newValue) => {
     for (const t of tabs) {
       if (t.storage === from) continue;
       const e = Object.assign(new Event("storage"), { key, oldValue, newValue, storageArea: t.storage });
-      setImmediate(() => t.window.dispatchEvent(e));
+      if (!held) {
+        setImmediate(() => t.window.dispatchEvent(e));
+        continue;
+      }
+      if (!t.stale.has(key)) t.stale.set(key, oldValue);
+      held.push(() => { t.stale.delete(key); t.window.dispatchEvent(e); });
     }
   };
   return {
     data,
+    hold() { held = held || []; },
+    release() { const q = held || []; held = null; for (const go of q) go(); },
     /** A new tab: {window, storage}. */
     tab() {
+      const stale = new Map(); // key → the value this tab still reads, while held
+      const read = (k) => (stale.has(k) ? stale.get(k) : data.has(k) ? data.get(k) : null);
       const storage = {
-        getItem: (k) => (data.has(k) ? data.get(k) : null),
+        getItem: read,
         setItem: (k, v) => {
-          const old = data.has(k) ? data.get(k) : null;
+          const old = read(k);
           data.set(k, String(v));
+          stale.delete(k);
           notify(storage, k, old, String(v));
         },
         removeItem: (k) => {
-          if (!data.has(k)) return;
-          const old = data.get(k);
+          const old = read(k);
+          if (old === null) return;
           data.delete(k);
+          stale.delete(k);
           notify(storage, k, old, null);
         },
       };
-      const t = { window: new EventTarget(), storage };
+      const t = { window: new EventTarget(), storage, stale };
       tabs.push(t);
       return t;
     },

@@ -80,6 +80,53 @@ test("a 4001 that beats the storage event follows the other tab instead of endin
   assert.ok(!B.events.some((e) => e.startsWith("revoked")));
 });
 
+// Chromium: tab A's logout removes the session from localStorage and then revokes the
+// token; the server's notice can reach tab B before A's change does, and B still reads
+// its session from storage. B waits for the change and reports a logout.
+test("a logout notice that beats the other tab's storage change is still a logout", async (t) => {
+  const { A, B, b, tick } = await twoTabs(t);
+  await A.sdk.login("cometchat-uid-1", "auth-key");
+  await flush();
+  const wsB = B.WS.last();
+  b.hold();
+  await A.sdk.logout();
+  assert.equal(B.tab.storage.getItem(KEY) !== null, true, "B still reads the session");
+  wsB.receive({ type: "session_revoked", reason: "logout" });
+  wsB.drop(4001, "logout");
+  await flush();
+  assert.equal(B.sdk.getUserAuthToken(), "tok-1", "B waits for the storage change");
+  tick(100);
+  b.release();
+  await flush();
+  assert.equal(B.sdk.getLoggedInUser(), null);
+  assert.deepEqual(B.events, ["loginSuccess cometchat-uid-1", "logoutSuccess"]);
+  tick(1000); // the wait ends and finds the session already gone
+  await flush();
+  assert.deepEqual(B.events, ["loginSuccess cometchat-uid-1", "logoutSuccess"]);
+  t.mock.timers.tick(60_000);
+  assert.equal(B.WS.instances.length, 1, "no reconnect");
+});
+
+// The wait is bounded: a "logout" that no storage change follows (the token was
+// logged out from outside this browser) is reported as the revocation it is.
+test("a logout notice with no storage change after it is a revocation after 500 ms", async (t) => {
+  const { A, B, tick } = await twoTabs(t);
+  await A.sdk.login("cometchat-uid-1", "auth-key");
+  await flush();
+  const wsB = B.WS.last();
+  wsB.receive({ type: "session_revoked", reason: "logout" });
+  wsB.drop(4001, "logout");
+  await flush();
+  tick(499);
+  await flush();
+  assert.equal(B.sdk.getUserAuthToken(), "tok-1");
+  tick(1);
+  await flush();
+  assert.equal(B.sdk.getLoggedInUser(), null);
+  assert.deepEqual(B.events.slice(-1), ["revoked logout"]);
+  assert.equal(B.WS.instances.length, 1, "no reconnect");
+});
+
 test("a revocation seen by one tab is reported as a revocation in the others", async (t) => {
   const { A, B } = await twoTabs(t);
   await A.sdk.login("cometchat-uid-1", "auth-key");
