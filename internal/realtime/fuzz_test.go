@@ -115,8 +115,10 @@ func FuzzBusEvent(f *testing.F) {
 	})
 }
 
-// compactData is ev as encoding leaves it: raw Data compacted, empty
-// lists and Data absent (omitempty).
+// compactData is ev as encoding leaves it: raw Data compacted with <, >,
+// &, U+2028 and U+2029 escaped (json.Marshal HTML-escapes a RawMessage:
+// {"":"&"} goes out as {"":"\u0026"}, the same JSON value), empty lists
+// and Data absent (omitempty).
 func compactData(ev Event) Event {
 	if len(ev.Hashes) == 0 {
 		ev.Hashes = nil
@@ -124,9 +126,10 @@ func compactData(ev Event) Event {
 	if len(ev.Data) == 0 {
 		ev.Data = nil
 	} else {
-		var b bytes.Buffer
+		var b, esc bytes.Buffer
 		if json.Compact(&b, ev.Data) == nil {
-			ev.Data = b.Bytes()
+			json.HTMLEscape(&esc, b.Bytes())
+			ev.Data = esc.Bytes()
 		}
 	}
 	return ev
