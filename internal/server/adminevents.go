@@ -266,7 +266,7 @@ func rawFrame(event string, data []byte) []byte {
 func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request, c *call) error {
 	sub, err := s.feed.subscribe(c.app.ID)
 	if errors.Is(err, errFeedClosed) {
-		return apierr.New(apierr.ServiceUnavailable).SetHeader("Retry-After", "1")
+		return apierr.New(apierr.ServiceUnavailable).SetHeader("Retry-After", "1").SetDetails("draining", true)
 	}
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/callgate/callgate/internal/servertest"
@@ -38,8 +39,15 @@ func TestDrainRefusesWithRetryAfter(t *testing.T) {
 		if r.Status != 503 || r.Header.Get("Retry-After") != "1" {
 			t.Errorf("%s %s while draining: %d Retry-After %q, want 503 and 1: %s", c.method, c.path, r.Status, r.Header.Get("Retry-After"), r)
 		}
-		if code, _ := r.Body["error"].(map[string]any)["code"].(string); code != "ERR_SERVICE_UNAVAILABLE" {
+		errBody, _ := r.Body["error"].(map[string]any)
+		if code, _ := errBody["code"].(string); code != "ERR_SERVICE_UNAVAILABLE" {
 			t.Errorf("%s %s while draining: code %q", c.method, c.path, code)
+		}
+		if d, _ := errBody["details"].(map[string]any); d["draining"] != true {
+			t.Errorf("%s %s while draining: details %v, want draining: true", c.method, c.path, errBody["details"])
+		}
+		if dev, _ := errBody["devMessage"].(string); !strings.Contains(dev, "shutting down") {
+			t.Errorf("%s %s while draining: devMessage %q does not say the node is shutting down", c.method, c.path, dev)
 		}
 		if !r.Close {
 			t.Errorf("%s %s while draining: the connection is kept alive, want Connection: close", c.method, c.path)
