@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -187,8 +186,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f *serveFlags) erro
 	if err != nil {
 		return err
 	}
-	// Everything callgate writes holds or guards secrets: keep it private.
-	syscall.Umask(0o077)
+	keepFilesPrivate()
 	if f.db == "" {
 		if err := os.MkdirAll(f.data, 0o700); err != nil {
 			return fmt.Errorf("create data directory: %w", err)

@@ -1,12 +1,12 @@
 package bench
 
-// What a benchmark reads of the server process, from /proc (Linux).
+// What a benchmark reads of the server process, from /proc (Linux); where
+// there is no /proc the figures are 0 and the reports say so.
 
 import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // rssKB reads a process's resident set size from /proc (Linux); 0 elsewhere.
@@ -22,17 +22,6 @@ func rssKB(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// raiseFileLimit raises this process's open-files limit to its hard limit
-// and returns it.
-func raiseFileLimit() (uint64, error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, err
-	}
-	lim.Cur = lim.Max
-	return lim.Cur, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }
 
 // cpuSeconds is a process's user+system CPU time from /proc/PID/stat.

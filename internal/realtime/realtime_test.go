@@ -600,7 +600,7 @@ func TestSlowConsumerDroppedAtBound(t *testing.T) {
 		Control: func(_, _ string, c syscall.RawConn) error {
 			var serr error
 			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+				serr = setReceiveBuffer(fd, 4096)
 			})
 			return errors.Join(err, serr)
 		},

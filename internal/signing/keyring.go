@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 )
 
@@ -128,7 +129,9 @@ func LoadMasterKeyFile(path string) (*Keyring, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("master key file %s is not a regular file", path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+	// Windows keeps access in ACLs, and Go reports every file there as 0666
+	// or 0444: the mode says nothing, so it is not checked.
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
 		return nil, fmt.Errorf("master key file %s has mode %#o: it must be readable by its owner only (chmod 600 %s)", path, perm, path)
 	}
 	b, err := os.ReadFile(path)
