@@ -509,19 +509,7 @@ func FuzzListUsers(f *testing.F) {
 			}
 		}
 		slices.Sort(want)
-		var got []struct {
-			UID string `json:"uid"`
-		}
-		if err := json.Unmarshal(a.data, &got); err != nil || a.meta == nil {
-			t.Fatalf("%s: %v, meta %v", what, err, a.meta)
-		}
-		checkPage(t, what, a, len(want), pp, pg, len(got))
-		from := min((pg-1)*pp, len(want))
-		for i, u := range got {
-			if u.UID != want[from+i] {
-				t.Fatalf("%s: user %d is %s, want %s (all matches: %v)", what, i, u.UID, want[from+i], want)
-			}
-		}
+		checkPage(t, what, a, "uid", want, pp, pg)
 	})
 }
 
@@ -620,19 +608,7 @@ func FuzzAuditEvents(f *testing.F) {
 			}
 			want = append(want, ev.ID)
 		}
-		var got []struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(a.data, &got); err != nil || a.meta == nil {
-			t.Fatalf("%s: %v, meta %v", what, err, a.meta)
-		}
-		checkPage(t, what, a, len(want), pp, pg, len(got))
-		from := min((pg-1)*pp, len(want))
-		for i, ev := range got {
-			if ev.ID != want[from+i] {
-				t.Fatalf("%s: event %d is %s, want %s (all matches: %v)", what, i, ev.ID, want[from+i], want)
-			}
-		}
+		checkPage(t, what, a, "id", want, pp, pg)
 	})
 }
 
@@ -674,12 +650,25 @@ func wantBad(t *testing.T, a answer, bad []string, what string) bool {
 	return true
 }
 
-func checkPage(t *testing.T, what string, a answer, total, perPage, page, count int) {
+// checkPage: a is page number page, of perPage records, of want (the
+// matching records' keys, in order), each record's key in its field key.
+func checkPage(t *testing.T, what string, a answer, key string, want []string, perPage, page int) {
 	t.Helper()
+	var got []map[string]any
+	if err := json.Unmarshal(a.data, &got); err != nil || a.meta == nil {
+		t.Fatalf("%s: %v, meta %v", what, err, a.meta)
+	}
+	total, count := len(want), len(got)
 	p := a.meta.Pagination
 	wantCount := min(perPage, max(0, total-(page-1)*perPage))
 	if p.Total != total || p.Count != count || count != wantCount || p.PerPage != perPage || p.CurrentPage != page ||
 		p.TotalPages != (total+perPage-1)/perPage {
 		t.Fatalf("%s: pagination %+v with %d items; want total %d, count %d, perPage %d, page %d", what, p, count, total, wantCount, perPage, page)
+	}
+	from := min((page-1)*perPage, total)
+	for i, rec := range got {
+		if k, _ := rec[key].(string); k != want[from+i] {
+			t.Fatalf("%s: record %d has %s %v, want %s (all matches: %v)", what, i, key, rec[key], want[from+i], want)
+		}
 	}
 }
