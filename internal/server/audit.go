@@ -27,6 +27,11 @@ type auditor struct {
 	st       store.Store
 	log      *slog.Logger
 	recorded func([]*store.AuditEvent) // after each batch is written
+	// flushing is held for a whole flush: a flush returns only once what
+	// was added before it is written, even when the ticker's flush had
+	// taken it (GET /audit_events read an empty page while the ticker's
+	// write was in flight), and batches are written and announced in order.
+	flushing sync.Mutex
 	mu       sync.Mutex
 	pending  []*store.AuditEvent
 	stop     chan struct{}
@@ -59,6 +64,8 @@ func (a *auditor) add(e *store.AuditEvent) {
 }
 
 func (a *auditor) flush() {
+	a.flushing.Lock()
+	defer a.flushing.Unlock()
 	a.mu.Lock()
 	batch := a.pending
 	a.pending = nil
