@@ -1,7 +1,8 @@
 package bench
 
-// What a benchmark reads of the server process, from /proc (Linux); where
-// there is no /proc the figures are 0 and the reports say so.
+// What a benchmark reads of the server process, from /proc (Linux). Where
+// there is no /proc (macOS, Windows) they read 0: memory and CPU figures
+// are then 0, and only the timings mean something.
 
 import (
 	"os"
